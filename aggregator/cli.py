@@ -1,0 +1,412 @@
+"""The command line: a thin click layer over config, store, pipeline and publish.
+
+Errors become one-line messages and exit codes here and nowhere else:
+
+    0   success (a pass published, even if some sources failed: they are reported)
+    1   publishing failed, or the store could not be used
+    2   the configuration is invalid (nothing was touched)
+    75  another pass holds the store's lock (EX_TEMPFAIL: try again later)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from aggregator import __version__
+from aggregator import config as config_mod
+from aggregator.config import Config
+from aggregator.errors import AggregatorError, ConfigError, LockedError, StoreError
+from aggregator.models import RunReport, SourceOutcome
+from aggregator.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
+DEMO_PORT = 8765
+
+log = logging.getLogger("aggregator")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"aggregator: {message}", err=True)
+    sys.exit(code)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    )
+    root = logging.getLogger("aggregator")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _load_config(path: str) -> Config:
+    try:
+        return config_mod.load(path)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_CONFIG)
+
+
+@contextmanager
+def _open_store(config: Config, *, locked: bool) -> Iterator[Store]:
+    try:
+        store = Store.open(config.settings.database)
+    except StoreError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    try:
+        if locked:
+            with store.lock():
+                yield store
+        else:
+            yield store
+    except LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except AggregatorError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+
+
+class Context:
+    def __init__(self, config_path: str, quiet: bool) -> None:
+        self.config_path = config_path
+        self.quiet = quiet
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aggregator")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default="feeds.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The configuration file.",
+)
+@click.option("-v", "--verbose", count=True, help="Log every source (-v) or everything (-vv).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str, verbose: int, quiet: bool) -> None:
+    """Forced-labour news aggregator: poll partners, merge stories, publish one timeline.
+
+    \b
+    Example:
+      aggregator check            # validate feeds.toml
+      aggregator run              # one pass, for cron
+      aggregator demo             # try it offline on the sample partner network
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = Context(config_path, quiet)
+
+
+def _progress(quiet: bool) -> Callable[[SourceOutcome], None] | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(outcome: SourceOutcome) -> None:
+        mark = {"ok": "ok", "not_modified": "304", "failed": "FAILED"}[outcome.status]
+        click.echo(f"  {mark:>6}  {outcome.source_id}", err=True)
+
+    return show
+
+
+def _summary(report: RunReport, config: Config) -> str:
+    ok = report.ok
+    not_modified = sum(1 for o in ok if o.status == "not_modified")
+    new = sum(o.new for o in ok)
+    updated = sum(o.updated for o in ok)
+    lines = [
+        f"{len(report.outcomes)} sources checked: {len(ok)} ok ({not_modified} not modified),"
+        f" {len(report.failed)} failed; {new} new and {updated} updated entries"
+        + (f"; {len(report.skipped)} not due" if report.skipped else "")
+    ]
+    for outcome in report.failed:
+        lines.append(f"  failed {outcome.source_id}: {outcome.kind}: {outcome.detail}")
+    for outcome in ok:
+        for warning in outcome.warnings:
+            lines.append(f"  warning {outcome.source_id}: {warning}")
+    if report.publish:
+        pub = report.publish
+        lines.append(
+            f"{pub.items} items published to {config.settings.output_dir}"
+            f" ({len(pub.written)} files written, {len(pub.unchanged)} unchanged)"
+        )
+    if report.publish_error:
+        lines.append(f"publishing failed: {report.publish_error}")
+    return "\n".join(lines)
+
+
+def _run(
+    config: Config, store: Store, *, force: bool, only: tuple[str, ...], quiet: bool
+) -> RunReport:
+    from aggregator.pipeline import run_pass
+
+    return run_pass(config, store, force=force, only=only, progress=_progress(quiet))
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Fetch every source now, ignoring schedules.")
+@click.option(
+    "--source", "only", multiple=True, metavar="ID", help="Only this source (repeatable)."
+)
+@pass_context
+def run(ctx: Context, force: bool, only: tuple[str, ...]) -> None:
+    """One pass for cron: fetch due sources, merge, publish.
+
+    \b
+    Example:
+      */10 * * * *  cd /srv/aggregator && .venv/bin/aggregator --quiet run
+    \b
+    Exit codes: 0 published (failed sources are reported), 1 publishing or the
+    store failed, 2 invalid configuration, 75 another pass is running.
+    """
+    config = _load_config(ctx.config_path)
+    unknown = [sid for sid in only if config.source(sid) is None]
+    if unknown:
+        _fail(f"unknown source id(s): {', '.join(unknown)}; see `aggregator sources`", EXIT_CONFIG)
+    with _open_store(config, locked=True) as store:
+        report = _run(config, store, force=force, only=only, quiet=ctx.quiet)
+    if not ctx.quiet:
+        click.echo(_summary(report, config))
+    if report.publish_error:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@pass_context
+def schedule(ctx: Context) -> None:
+    """Run as a service: a pass every `schedule_interval` until SIGTERM or SIGINT.
+
+    Sources are fetched when due (their own `interval`); a pass that finds the
+    store locked by a cron `run` is skipped. Stops cleanly after the current pass.
+
+    \b
+    Example:
+      aggregator --config /etc/aggregator/feeds.toml schedule
+    \b
+    Exit codes: 0 stopped by a signal, 1 the store failed, 2 invalid configuration.
+    """
+    from aggregator.pipeline import run_pass
+    from aggregator.scheduler import run_service
+
+    config = _load_config(ctx.config_path)
+    stop = threading.Event()
+    with _open_store(config, locked=False) as store:
+
+        def job() -> None:
+            try:
+                with store.lock():
+                    report = run_pass(config, store)
+            except LockedError as exc:
+                log.warning("pass skipped: %s", exc)
+                return
+            except AggregatorError as exc:
+                log.error("pass failed: %s", exc)
+                return
+            log.info(_summary(report, config).replace("\n", " | "))
+
+        run_service(job, config.settings.schedule_interval, stop)
+
+
+@main.command()
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False),
+    help="Output folder (default output/).",
+)
+@click.option("--database", help="Database URL (default sqlite:///data/demo.sqlite).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEMO_PORT,
+    show_default=True,
+    help="Port of the sample network on 127.0.0.1 (0: any free port). Its links carry the"
+    " port, so keep it fixed to re-run the demo on the same store.",
+)
+def demo(output_dir: str | None, database: str | None, port: int) -> None:
+    """Run the real pipeline offline against the bundled sample partner network.
+
+    Starts the sample partners on 127.0.0.1, fetches them with the default
+    embedded SQLite store, writes output/ and prints where to look.
+
+    \b
+    Example:
+      aggregator demo && xdg-open output/feed.json
+    \b
+    Exit codes: 0 published, 1 publishing failed.
+    """
+    from aggregator.demo import DemoNetwork
+    from aggregator.pipeline import run_pass
+
+    try:
+        network = DemoNetwork(port=port)
+    except OSError as exc:
+        _fail(
+            f"cannot start the sample network on 127.0.0.1:{port}: {exc}; try --port 0", EXIT_FAILED
+        )
+    with network:
+        text = network.config_text()
+        try:
+            config = config_mod.loads(text, Path.cwd() / "feeds.demo.toml")
+        except ConfigError as exc:  # a bug in the bundled demo, not the user's fault
+            _fail(str(exc), EXIT_CONFIG)
+        settings = config.settings
+        if output_dir or database:
+            from dataclasses import replace
+
+            settings = replace(
+                settings,
+                output_dir=Path(output_dir).resolve() if output_dir else settings.output_dir,
+                database=database or settings.database,
+            )
+            config = replace(config, settings=settings)
+        click.echo(
+            f"sample partner network serving {len(config.sources)} partners at {network.base}"
+        )
+        with _open_store(config, locked=True) as store:
+            report = run_pass(config, store, force=True, progress=_progress(False))
+    click.echo(_summary(report, config))
+    out = config.settings.output_dir
+    click.echo("look at:")
+    for name in ("atom.xml", "rss.xml", "feed.json", "digest.json"):
+        click.echo(f"  {out / name}")
+    click.echo(f"database: {config.settings.database}")
+    if report.publish_error:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--fetch", is_flag=True, help="Also fetch and parse each source once.")
+@pass_context
+def check(ctx: Context, fetch: bool) -> None:
+    """Validate the configuration; with --fetch, also try every source once.
+
+    Every problem is listed with its key, line and a fix. Nothing is written.
+
+    \b
+    Example:
+      aggregator check --fetch
+    \b
+    Exit codes: 0 valid (and every source fetched), 1 a source failed, 2 invalid configuration.
+    """
+    config = _load_config(ctx.config_path)
+    click.echo(f"{config.path}: ok, {len(config.sources)} sources")
+    if not fetch:
+        return
+    from aggregator.errors import ParseError
+    from aggregator.fetch import Fetcher
+    from aggregator.models import Fetched, NotModified, Validators
+    from aggregator.parse import parse
+
+    failures = 0
+    fetcher = Fetcher(config.settings)
+    results = {r.source_id: r for r in fetcher.fetch_all(config.sources, {})}
+    for source in config.sources:
+        result = results[source.id]
+        if isinstance(result, Fetched):
+            try:
+                parsed = parse(result.body, result.content_type, result.final_url, source)
+            except ParseError as exc:
+                failures += 1
+                click.echo(f"  FAILED {source.id}: {exc.kind}: {exc.detail}")
+                continue
+            moved = f" (final URL {result.final_url})" if result.final_url != source.url else ""
+            click.echo(f"  ok     {source.id}: {len(parsed.entries)} entries{moved}")
+            for warning in parsed.warnings:
+                click.echo(f"         warning: {warning}")
+        elif isinstance(result, NotModified):
+            click.echo(f"  ok     {source.id}: not modified")
+        else:
+            failures += 1
+            click.echo(f"  FAILED {source.id}: {result.kind}: {result.detail}")
+    del Validators
+    if failures:
+        click.echo(f"{failures} of {len(config.sources)} sources failed")
+        sys.exit(EXIT_FAILED)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@main.command()
+@pass_context
+def sources(ctx: Context) -> None:
+    """Show every configured source with its health.
+
+    Columns: id, entries stored, last success, last error, consecutive
+    failures, next check, and the last error or warning.
+
+    \b
+    Example:
+      aggregator sources
+    \b
+    Exit codes: 0 shown, 1 the store failed, 2 invalid configuration.
+    """
+    config = _load_config(ctx.config_path)
+    with _open_store(config, locked=False) as store:
+        states = store.source_states()
+    click.echo(
+        f"{'id':<28} {'entries':>7}  {'last success':<16}  {'last error':<16}"
+        f"  {'fails':>5}  {'next check':<16}  detail"
+    )
+    for source in config.sources:
+        state = states.get(source.id)
+        if state is None:
+            click.echo(f"{source.id:<28} {0:>7}  {'never checked':<16}")
+            continue
+        detail = ""
+        if state.consecutive_failures and state.last_error:
+            detail = f"{state.last_error_kind}: {state.last_error}"
+        elif state.last_warning:
+            detail = f"warning: {state.last_warning}"
+        click.echo(
+            f"{source.id:<28} {state.entries:>7}  {_when(state.last_success_at):<16}"
+            f"  {_when(state.last_error_at):<16}  {state.consecutive_failures:>5}"
+            f"  {_when(state.next_check_at):<16}  {detail}"
+        )
+
+
+@main.command()
+@pass_context
+def publish(ctx: Context) -> None:
+    """Re-render every output from the store, without fetching.
+
+    \b
+    Example:
+      aggregator publish
+    \b
+    Exit codes: 0 published, 1 publishing or the store failed, 2 invalid
+    configuration, 75 another pass is running.
+    """
+    from aggregator.pipeline import merge, publish_from_store, utcnow
+
+    config = _load_config(ctx.config_path)
+    with _open_store(config, locked=True) as store:
+        merge(store, config, utcnow())
+        report = publish_from_store(store, config)
+    if not ctx.quiet:
+        click.echo(
+            f"{report.items} items published to {config.settings.output_dir}"
+            f" ({len(report.written)} files written, {len(report.unchanged)} unchanged)"
+        )

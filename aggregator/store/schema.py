@@ -1,0 +1,126 @@
+"""The database schema, in one commented place, and its numbered migrations.
+
+Every timestamp is stored as naive UTC and comes back UTC-aware (UTCDateTime).
+Migrations run in order, each in one transaction, and record the schema version
+in `meta`; a store newer than this program is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive UTC; return them aware (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+metadata = MetaData()
+
+# Key/value facts about the store itself: schema_version.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per configured source ever seen: HTTP validators and health.
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),  # verbatim from the last 2xx/304 answer
+    Column("last_modified", Text),  # verbatim Last-Modified
+    Column("last_checked_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error_at", UTCDateTime),
+    Column("last_error_kind", String(32)),
+    Column("last_error", Text),
+    Column("last_http_status", Integer),
+    Column("last_warning", Text),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_check_at", UTCDateTime),
+)
+
+# Stories: merged items. `uri` is the public tag: id, minted once, never changed.
+# `seed` is what the id was derived from (the first member's canonical URL or key).
+stories = Table(
+    "stories",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("uri", Text, nullable=False, unique=True),
+    Column("seed", Text, nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per entry per source. `key` is the identity inside the source
+# (guid:/link:/h1:); `published_at` is the effective date (clamped, stable).
+entries = Table(
+    "entries",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", String(64), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("guid", Text),
+    Column("link", Text),
+    Column("canonical_url", Text),
+    Column("title", Text, nullable=False),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("content_html", Text, nullable=False, default=""),
+    Column("author", Text),
+    Column("tags", Text, nullable=False, default="[]"),  # JSON list of strings
+    Column("claimed_published", UTCDateTime),
+    Column("claimed_updated", UTCDateTime),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("modified_at", UTCDateTime),  # set when the source changed the entry
+    Column("content_hash", String(64), nullable=False),
+    Column("story_pk", Integer, ForeignKey("stories.pk")),
+    UniqueConstraint("source_id", "key", name="uq_entries_source_key"),
+)
+Index("ix_entries_canonical_url", entries.c.canonical_url)
+Index("ix_entries_story_pk", entries.c.story_pk)
+Index("ix_entries_published_at", entries.c.published_at)
+
+
+def _v1_initial(connection: Connection) -> None:
+    metadata.create_all(connection, tables=[meta, sources, stories, entries])
+
+
+# (version, description, function). Append only; never edit a released migration.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "initial schema: sources, stories, entries", _v1_initial),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
