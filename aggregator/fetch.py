@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from http import HTTPStatus
 
 import requests
+import urllib3
 
 from aggregator import __version__
 from aggregator.config import Settings, Source
@@ -95,7 +96,7 @@ class Fetcher:
         started = time.monotonic()
         try:
             return self._fetch(source, validators, started)
-        except requests.exceptions.RequestException as exc:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
             kind, detail = _classify(exc, source)
             return Failed(source.id, source.url, kind, detail, elapsed=time.monotonic() - started)
         except Exception as exc:  # a bug must not stop the other sources
@@ -138,8 +139,10 @@ class Fetcher:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > source.max_bytes:
                 return self._too_large(source, int(declared), response.status_code, started)
+            # read1 returns as soon as any bytes arrive, so the deadline is checked
+            # even when a server drips one byte at a time under the read timeout.
             body = bytearray()
-            for chunk in response.iter_content(_CHUNK):
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
                 body += chunk
                 if len(body) > source.max_bytes:
                     return self._too_large(source, None, response.status_code, started)
@@ -178,8 +181,13 @@ class Fetcher:
         )
 
 
-def _classify(exc: requests.exceptions.RequestException, source: Source) -> tuple[FailureKind, str]:
+def _classify(
+    exc: requests.exceptions.RequestException | urllib3.exceptions.HTTPError, source: Source
+) -> tuple[FailureKind, str]:
+    """Translate requests' and urllib3's errors (read1 raises the latter) into a kind."""
     timeout = f"{source.timeout.total_seconds():g}s"
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return FailureKind.MALFORMED, "the compressed body could not be decoded"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return FailureKind.TIMEOUT, f"could not connect within {timeout}"
     if isinstance(exc, requests.exceptions.ReadTimeout) or "timed out" in str(exc).lower():

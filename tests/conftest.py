@@ -78,7 +78,7 @@ class LocalServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
@@ -92,7 +92,11 @@ class LocalServer:
             self._stop.wait(response.delay)
         body = response.body
         etag = '"' + hashlib.sha256(body).hexdigest()[:12] + '"'
-        if response.etag and response.status == 200 and request.headers.get("if-none-match") == etag:
+        if (
+            response.etag
+            and response.status == 200
+            and request.headers.get("if-none-match") == etag
+        ):
             handler.send_response(304)
             handler.send_header("ETag", etag)
             handler.send_header("Content-Length", "0")

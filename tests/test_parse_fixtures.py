@@ -28,7 +28,13 @@ def _body_for(expected: Path) -> Path:
 def _source(spec: dict[str, object]) -> Source:
     html = spec.get("html")
     if isinstance(html, dict):
-        return Source(id="fixture", name="Fixture", url=str(spec["base_url"]), type="html", html=HtmlSelectors(**html))
+        return Source(
+            id="fixture",
+            name="Fixture",
+            url=str(spec["base_url"]),
+            type="html",
+            html=HtmlSelectors(**html),
+        )
     return Source(id="fixture", name="Fixture", url=str(spec["base_url"]))
 
 
@@ -40,7 +46,9 @@ def test_there_are_fixtures() -> None:
     assert len(CASES) >= 15
 
 
-@pytest.mark.parametrize("expected_path", CASES, ids=lambda p: p.name.removesuffix(".expected.json"))
+@pytest.mark.parametrize(
+    "expected_path", CASES, ids=lambda p: p.name.removesuffix(".expected.json")
+)
 def test_fixture(expected_path: Path) -> None:
     spec = json.loads(expected_path.read_text(encoding="utf-8"))
     body = _body_for(expected_path).read_bytes()
@@ -63,7 +71,9 @@ def test_fixture(expected_path: Path) -> None:
         }
         for e in entries
     ]
-    want = [{k: w[k] for k in ("guid", "link", "title", "published", "author")} for w in spec["entries"]]
+    want = [
+        {k: w[k] for k in ("guid", "link", "title", "published", "author")} for w in spec["entries"]
+    ]
     now = datetime.now(UTC)
     for g, w in zip(got, want, strict=False):
         if w["published"] == "FUTURE":
