@@ -18,8 +18,8 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check aggregator tests benchmarks
-	$(BIN)/ruff format --check aggregator tests benchmarks
+	$(BIN)/ruff check aggregator tests
+	$(BIN)/ruff format --check aggregator tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict aggregator

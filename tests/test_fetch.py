@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -136,11 +135,11 @@ def test_dripping_server_is_cut_at_the_total_limit(server: LocalServer) -> None:
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
+def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def test_connection_refused_is_a_failure(closed_port: int) -> None:

@@ -8,12 +8,14 @@ publisher. Both carry a visible credit line at the end of the content.
 from __future__ import annotations
 
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from aggregator.models import Item
 from aggregator.publish.common import GENERATOR, GENERATOR_URI, FeedInfo, body_html
 
 ATOM_NAME = "atom.xml"
 RSS_NAME = "rss.xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 def _generator(info: FeedInfo, items: list[Item], self_name: str) -> FeedGenerator:
@@ -37,11 +39,6 @@ def _generator(info: FeedInfo, items: list[Item], self_name: str) -> FeedGenerat
         fe.title(item.title)
         if item.link:
             fe.link(href=item.link, rel="alternate")
-        seen_via: set[str] = set()
-        for source in item.sources:
-            if source.link and source.link not in seen_via and source.link != item.link:
-                seen_via.add(source.link)
-                fe.link(href=source.link, rel="via", title=source.source_name)
         fe.published(item.published)
         fe.updated(item.updated)
         if item.author:
@@ -57,7 +54,21 @@ def _generator(info: FeedInfo, items: list[Item], self_name: str) -> FeedGenerat
 
 
 def render_atom(info: FeedInfo, items: list[Item]) -> bytes:
-    data: bytes = _generator(info, items, ATOM_NAME).atom_str(pretty=True)
+    root = etree.fromstring(_generator(info, items, ATOM_NAME).atom_str())
+    # feedgen 1.0 drops rel and title from entry links, so add them here.
+    for element, item in zip(root.iterfind(f"{{{ATOM_NS}}}entry"), items, strict=True):
+        for link in element.iterfind(f"{{{ATOM_NS}}}link"):
+            link.set("rel", "alternate")
+        seen = {item.link}
+        for source in item.sources:
+            if source.link and source.link not in seen:
+                seen.add(source.link)
+                via = etree.SubElement(element, f"{{{ATOM_NS}}}link")
+                via.set("rel", "via")
+                via.set("href", source.link)
+                via.set("title", source.source_name)
+    etree.indent(root, space="  ")
+    data: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
     return data
 
 
