@@ -175,3 +175,54 @@ def test_help_for_every_command_has_an_example(tmp_path: Path) -> None:
         result = run_cli(command, "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Example" in result.stdout, command
+
+
+def test_run_while_locked_exits_75_and_touches_nothing(server: LocalServer, tmp_path: Path) -> None:
+    from aggregator.config import load
+    from aggregator.store import Store
+
+    server.routes["/a.rss"] = Response(rss([("a1", "https://p.example/1", "Debt bondage")]))
+    path = write_config(tmp_path, [{"id": "a", "url": server.url("/a.rss")}])
+    store = Store.open(load(path).settings.database)
+    try:
+        with store.lock():
+            result = run_cli("run", cwd=tmp_path)
+    finally:
+        store.close()
+    assert result.returncode == 75
+    assert "another aggregator process" in result.stderr
+    assert server.requests == []
+    assert run_cli("run", cwd=tmp_path).returncode == 0  # the lock is gone with its holder
+
+
+def test_schedule_runs_passes_and_stops_on_sigterm(server: LocalServer, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import wait_for
+
+    server.routes["/a.rss"] = Response(rss([("a1", "https://p.example/1", "Forced labour")]))
+    write_config(
+        tmp_path, [{"id": "a", "url": server.url("/a.rss")}], extra='schedule_interval = "1s"'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "-v", "schedule"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: (tmp_path / "output" / "feed.json").exists())
+        # The source is not due again for 30 minutes: later passes must not fetch it.
+        assert wait_for(lambda: False, timeout=2.5) is False
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "service stopped" in stderr
+    assert len(server.requests_to("/a.rss")) == 1
