@@ -14,13 +14,17 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.errors import ConfigError, ConfigProblem
 
+IPNetwork = IPv4Network | IPv6Network
 SOURCE_TYPES = ("feed", "html")
+DEFAULT_INTERVAL = timedelta(minutes=30)
+DEFAULT_MAX_INTERVAL = timedelta(hours=24)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DURATION_RE = re.compile(r"(\d+)\s*(d|h|m|s)")
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -61,10 +65,13 @@ class Source:
     type: str = "feed"
     home_page: str | None = None
     tags: tuple[str, ...] = ()
-    interval: timedelta = timedelta(minutes=30)
+    interval: timedelta = DEFAULT_INTERVAL
     timeout: timedelta = timedelta(seconds=20)
     max_bytes: int = 10 * 1024**2
     lenient: bool = False
+    max_interval: timedelta = DEFAULT_MAX_INTERVAL
+    stale_after: timedelta = timedelta(days=60)
+    enabled: bool = True
     html: HtmlSelectors | None = None
 
 
@@ -81,6 +88,8 @@ class Settings:
     workers: int = 8
     schedule_interval: timedelta = timedelta(minutes=5)
     tag_authority: str = ""
+    per_host: int = 2
+    allow_networks: tuple[IPNetwork, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +226,24 @@ def _language(value: object) -> str:
     return value
 
 
+def _networks(value: object) -> tuple[IPNetwork, ...]:
+    """["127.0.0.1", "10.0.0.0/8"] -> networks the fetcher may connect to though private."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(
+            "expected a list of IP addresses or networks", 'e.g. allow_networks = ["127.0.0.1"]'
+        )
+    networks = []
+    for item in value:
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise _Invalid(
+                f"{item!r} is not an IP address or network",
+                'write an address such as "127.0.0.1" or a network such as "10.1.0.0/16"',
+            ) from None
+    return tuple(networks)
+
+
 Parser = Callable[[object], Any]
 
 _SETTINGS_KEYS: dict[str, Parser] = {
@@ -231,6 +258,8 @@ _SETTINGS_KEYS: dict[str, Parser] = {
     "workers": _positive_int,
     "schedule_interval": parse_duration,
     "tag_authority": _text,
+    "per_host": _positive_int,
+    "allow_networks": _networks,
 }
 _SETTINGS_REQUIRED = ("title", "public_url")
 
@@ -239,6 +268,9 @@ _DEFAULTS_KEYS: dict[str, Parser] = {
     "timeout": parse_duration,
     "max_bytes": parse_size,
     "lenient": _bool,
+    "max_interval": parse_duration,
+    "stale_after": parse_duration,
+    "enabled": _bool,
 }
 
 _SOURCE_KEYS: dict[str, Parser] = {
@@ -453,6 +485,16 @@ def _source(
         return None
     merged = {**defaults, **{k: v for k, v in values.items() if k != "html"}}
     merged.setdefault("name", merged["id"])
+    interval = merged.get("interval", DEFAULT_INTERVAL)
+    max_interval = merged.get("max_interval", DEFAULT_MAX_INTERVAL)
+    if max_interval < interval:
+        col.add(
+            f"{prefix}.max_interval",
+            f"max_interval ({max_interval}) is shorter than interval ({interval})",
+            "max_interval is the longest wait between checks; make it at least interval",
+            where=(*where, "max_interval" if "max_interval" in values else "interval"),
+        )
+        return None
     return Source(html=html, **merged)
 
 

@@ -180,6 +180,7 @@ def write_config(
         'contact_url = "https://news.test.example/about"',
         'output_dir = "output"',
         'database = "sqlite:///data/store.sqlite"',
+        'allow_networks = ["127.0.0.1"]',
         extra,
         "",
         "[defaults]",
