@@ -23,9 +23,10 @@ import click
 
 from aggregator import __version__
 from aggregator import config as config_mod
-from aggregator.config import Config
+from aggregator.config import Config, Source
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StoreError
-from aggregator.models import RunReport, SourceOutcome
+from aggregator.models import RunReport, SourceOutcome, SourceState
+from aggregator.pipeline import is_gone
 from aggregator.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
@@ -349,13 +350,24 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
+def _health(source: Source, state: SourceState | None) -> str:
+    if not source.enabled:
+        return "disabled"
+    if is_gone(source, state):
+        return "gone"
+    if state is None or state.url != source.url:
+        return "new"
+    return "failing" if state.consecutive_failures else "ok"
+
+
 @main.command()
 @pass_context
 def sources(ctx: Context) -> None:
     """Show every configured source with its health.
 
-    Columns: id, entries stored, last success, last error, consecutive
-    failures, next check, and the last error or warning.
+    Columns: id, state (new, ok, failing, gone, disabled), entries stored,
+    last success, last error, consecutive failures, next check, and the last
+    error or warning.
 
     \b
     Example:
@@ -367,13 +379,14 @@ def sources(ctx: Context) -> None:
     with _open_store(config, locked=False) as store:
         states = store.source_states()
     click.echo(
-        f"{'id':<28} {'entries':>7}  {'last success':<16}  {'last error':<16}"
+        f"{'id':<28} {'state':<8} {'entries':>7}  {'last success':<16}  {'last error':<16}"
         f"  {'fails':>5}  {'next check':<16}  detail"
     )
     for source in config.sources:
         state = states.get(source.id)
+        health = _health(source, state)
         if state is None:
-            click.echo(f"{source.id:<28} {0:>7}  {'never checked':<16}")
+            click.echo(f"{source.id:<28} {health:<8} {0:>7}  {'never checked':<16}")
             continue
         detail = ""
         if state.consecutive_failures and state.last_error:
@@ -381,7 +394,7 @@ def sources(ctx: Context) -> None:
         elif state.last_warning:
             detail = f"warning: {state.last_warning}"
         click.echo(
-            f"{source.id:<28} {state.entries:>7}  {_when(state.last_success_at):<16}"
+            f"{source.id:<28} {health:<8} {state.entries:>7}  {_when(state.last_success_at):<16}"
             f"  {_when(state.last_error_at):<16}  {state.consecutive_failures:>5}"
             f"  {_when(state.next_check_at):<16}  {detail}"
         )

@@ -15,10 +15,13 @@ MUST rules (each is tested on the wire in tests/test_fetch.py):
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
 import requests
@@ -128,14 +131,7 @@ class Fetcher:
                     source.id, source.url, new_validators, elapsed=time.monotonic() - started
                 )
             if not 200 <= response.status_code < 300:
-                return Failed(
-                    source.id,
-                    source.url,
-                    FailureKind.HTTP,
-                    f"{_describe_status(response.status_code)} from {response.url}",
-                    http_status=response.status_code,
-                    elapsed=time.monotonic() - started,
-                )
+                return _http_failure(source, response, time.monotonic() - started)
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > source.max_bytes:
                 return self._too_large(source, int(declared), response.status_code, started)
@@ -179,6 +175,66 @@ class Fetcher:
             http_status=status,
             elapsed=time.monotonic() - started,
         )
+
+
+def _http_failure(source: Source, response: requests.Response, elapsed: float) -> Failed:
+    """410 stops polling; 429 (and 503 with Retry-After) waits as the server asks."""
+    status = response.status_code
+    described = f"{_describe_status(status)} from {response.url}"
+    retry_after = retry_after_delay(response.headers.get("Retry-After"), response.headers)
+    if status == 410:
+        kind, detail = FailureKind.GONE, f"{described}: the partner removed this feed;"
+        detail += " polling stopped — update or remove the source in feeds.toml"
+    elif status == 429 or (status == 503 and retry_after is not None):
+        kind = FailureKind.RATE_LIMITED
+        wait = f"asked to wait {_format_delay(retry_after)}" if retry_after else "no Retry-After"
+        detail = f"{described} ({wait})"
+    else:
+        kind, detail = FailureKind.HTTP, described
+    return Failed(
+        source.id,
+        source.url,
+        kind,
+        detail,
+        http_status=status,
+        elapsed=elapsed,
+        retry_after=retry_after,
+    )
+
+
+def retry_after_delay(value: str | None, headers: Mapping[str, str]) -> timedelta | None:
+    """Retry-After as delay-seconds or an HTTP date (RFC 9110 §10.2.3), as a delay.
+
+    An HTTP date is measured against the response's own Date header when present,
+    so a server whose clock is off still gets the wait it meant.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = datetime.now(UTC)
+    if date := headers.get("Date"):
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            reference = parsedate_to_datetime(date)
+            if reference.tzinfo is None:
+                reference = reference.replace(tzinfo=UTC)
+    return max(when - reference, timedelta(0))
+
+
+def _format_delay(delay: timedelta) -> str:
+    seconds = int(delay.total_seconds())
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def _classify(

@@ -10,7 +10,7 @@ run    -> RunReport of SourceOutcome
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -22,6 +22,8 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     HTTP = "http"
     TOO_LARGE = "too_large"
+    GONE = "gone"  # 410: polling stops until the URL changes or --force --source
+    RATE_LIMITED = "rate_limited"  # 429, or 503 with Retry-After
     EMPTY = "empty"
     NOT_A_FEED = "not_a_feed"
     MALFORMED = "malformed"
@@ -72,6 +74,7 @@ class Failed:
     detail: str
     http_status: int | None = None
     elapsed: float = 0.0
+    retry_after: timedelta | None = None  # the server's Retry-After, relative to its answer
 
 
 FetchResult = Fetched | NotModified | Failed

@@ -8,9 +8,10 @@ SourceOutcome, never an exception; only a store or publish error stops the pass.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aggregator.config import Config, Source
 from aggregator.errors import ParseError, PublishError
@@ -42,11 +43,47 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+JITTER = 0.1  # up to 10 % added to each wait, so sources drift apart instead of bunching
+
+
+def is_gone(source: Source, state: SourceState | None) -> bool:
+    """The configured URL answered 410 Gone; it is not polled again until it changes."""
+    return state is not None and state.url == source.url and state.last_error_kind == "gone"
+
+
 def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
-    """A source is due when it was never checked, its URL changed, or next_check passed."""
+    """Due when never checked, its URL changed, or next_check passed; never when gone."""
+    if not source.enabled or is_gone(source, state):
+        return False
     if state is None or state.next_check_at is None or state.url != source.url:
         return True
     return state.next_check_at <= now
+
+
+def next_check(
+    source: Source,
+    now: datetime,
+    *,
+    failures: int = 0,
+    retry_after: timedelta | None = None,
+    rng: random.Random | None = None,
+) -> datetime:
+    """When to check a source again, from `now`.
+
+    Success: the source's interval. Failure number n: interval × 2^(n-1)
+    (exponential backoff). A server's Retry-After lengthens the wait, never
+    shortens it (up to max_interval). Jitter adds up to 10 %; nothing waits
+    longer than max_interval.
+    """
+    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    wait = source.interval
+    if failures > 1:
+        wait = source.interval * 2 ** min(failures - 1, 32)
+    if retry_after is not None:
+        wait = max(wait, retry_after)
+    wait = min(wait, source.max_interval)
+    wait = min(wait * (1 + rng.uniform(0, JITTER)), source.max_interval)
+    return now + wait
 
 
 def due_sources(
@@ -59,13 +96,19 @@ def due_sources(
 ) -> list[Source]:
     chosen = [s for s in config.sources if not only or s.id in only]
     if force:
-        return chosen
+        # --force ignores schedules; a gone source is retried only when named.
+        return [s for s in chosen if s.enabled and (only or not is_gone(s, states.get(s.id)))]
     return [s for s in chosen if is_due(s, states.get(s.id), now)]
 
 
-def _process(store: Store, source: Source, result: FetchResult, now: datetime) -> SourceOutcome:
-    """Parse, normalise and store one fetch result; returns what happened."""
-    next_check = now + source.interval
+def _process(
+    store: Store, source: Source, result: FetchResult, now: datetime, failures: int
+) -> SourceOutcome:
+    """Parse, normalise and store one fetch result; returns what happened.
+
+    `failures` is the source's consecutive failures before this pass.
+    """
+    check_at = next_check(source, now)
     if isinstance(result, Fetched):
         try:
             parsed = parse(result.body, result.content_type, result.final_url, source)
@@ -88,7 +131,7 @@ def _process(store: Store, source: Source, result: FetchResult, now: datetime) -
                 entries,
                 parsed.warnings,
                 now,
-                next_check,
+                check_at,
             )
             return SourceOutcome(
                 source.id,
@@ -100,7 +143,8 @@ def _process(store: Store, source: Source, result: FetchResult, now: datetime) -
                 duration=result.elapsed,
             )
     if isinstance(result, Failed):
-        store.record_failure(result, now, next_check)
+        retry_at = next_check(source, now, failures=failures + 1, retry_after=result.retry_after)
+        store.record_failure(result, now, None if result.kind == FailureKind.GONE else retry_at)
         return SourceOutcome(
             source.id,
             "failed",
@@ -109,7 +153,7 @@ def _process(store: Store, source: Source, result: FetchResult, now: datetime) -
             detail=result.detail,
             duration=result.elapsed,
         )
-    store.record_not_modified(source.id, source.url, result.validators, now, next_check)
+    store.record_not_modified(source.id, source.url, result.validators, now, check_at)
     return SourceOutcome(source.id, "not_modified", http_status=304, duration=result.elapsed)
 
 
@@ -156,7 +200,9 @@ def run_pass(
     outcomes: list[SourceOutcome] = []
     for result in fetcher.fetch_all(due, validators):
         source = by_id[result.source_id]
-        outcome = _process(store, source, result, clock())
+        state = states.get(source.id)
+        failures = state.consecutive_failures if state and state.url == source.url else 0
+        outcome = _process(store, source, result, clock(), failures)
         _log_outcome(outcome)
         outcomes.append(outcome)
         if progress:

@@ -74,15 +74,20 @@ def test_first_request_is_unconditional(server: LocalServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "phrase"), [(404, "Not Found"), (500, "Internal Server Error"), (410, "Gone")]
+    ("status", "phrase", "kind"),
+    [
+        (404, "Not Found", FailureKind.HTTP),
+        (500, "Internal Server Error", FailureKind.HTTP),
+        (410, "Gone", FailureKind.GONE),
+    ],
 )
 def test_http_errors_are_failures_with_the_status(
-    server: LocalServer, status: int, phrase: str
+    server: LocalServer, status: int, phrase: str, kind: FailureKind
 ) -> None:
     server.routes["/feed"] = Response(b"oops", status=status, content_type="text/plain")
     result = Fetcher(SETTINGS).fetch(source(server.url("/feed")), Validators())
     assert isinstance(result, Failed)
-    assert result.kind is FailureKind.HTTP
+    assert result.kind is kind
     assert result.http_status == status
     assert f"HTTP {status} {phrase}" in result.detail
 

@@ -272,7 +272,8 @@ class Store:
                 next_check_at=next_check,
             )
 
-    def record_failure(self, failed: Failed, now: datetime, next_check: datetime) -> None:
+    def record_failure(self, failed: Failed, now: datetime, next_check: datetime | None) -> None:
+        """Count the failure; next_check None means never again (410 Gone)."""
         with self._begin() as conn:
             row = conn.execute(
                 select(sources.c.consecutive_failures).where(sources.c.id == failed.source_id)
