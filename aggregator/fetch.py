@@ -11,28 +11,49 @@ MUST rules (each is tested on the wire in tests/test_fetch.py):
 4. The body is read as a stream and abandoned as soon as it passes `max_bytes`
    (measured after content decoding, so a compressed body cannot expand past it).
 5. Fetches run in a thread pool; one failing source never stops the others.
+6. Redirects are followed by hand, at most 5 hops, only to http/https; a loop is an
+   error. A chain made only of 301/308 is reported as `moved_to`; 302/303/307 are
+   followed without being remembered.
+7. Every connection, including each redirect hop, is checked after connecting: a
+   peer address outside the public Internet (private, loopback, link-local,
+   reserved) is refused unless `allow_networks` includes it. The check is made on the
+   connected socket, so DNS rebinding cannot slip past it.
+8. At most `per_host` fetches run at once against one origin (scheme, host, port),
+   and the global pool has `workers` threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
 
 from aggregator import __version__
-from aggregator.config import Settings, Source
+from aggregator.config import IPNetwork, Settings, Source
 from aggregator.models import Failed, FailureKind, Fetched, FetchResult, NotModified, Validators
 
 _CHUNK = 64 * 1024
 TOTAL_TIME_FACTOR = 3
+MAX_REDIRECTS = 5
+_PERMANENT = frozenset({301, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 FEED_ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9,"
@@ -61,11 +82,93 @@ def _format_size(size: int) -> str:
     return f"{size} bytes"
 
 
+class BlockedAddressError(OSError):
+    """The connected peer is outside the public Internet and not in allow_networks."""
+
+    def __init__(self, host: str, address: str, why: str) -> None:
+        super().__init__(f"{host} resolved to {address}, a {why} address")
+        self.host, self.address, self.why = host, address, why
+
+
+def address_refusal(address: str, allowed: tuple[IPNetwork, ...]) -> str | None:
+    """Why `address` may not be fetched (e.g. "private"), or None when it may."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in allowed):
+        return None
+    for why in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
+        if getattr(ip, f"is_{why}"):
+            return why.replace("_", "-")
+    return None if ip.is_global else "non-public"
+
+
+def _guarded_adapter(allowed: tuple[IPNetwork, ...]) -> HTTPAdapter:
+    """An adapter whose connections check the address before connecting to it.
+
+    The host name is resolved here, every address is checked, and the connection
+    goes to the first allowed one by its literal address, so a DNS answer cannot
+    change between the check and the connect (DNS rebinding). Redirect hops open
+    new connections, so they are checked too.
+    """
+
+    def checked_address(connection: HTTPConnection) -> str:
+        host = connection._dns_host  # what urllib3 would resolve
+        try:
+            infos = socket.getaddrinfo(host, connection.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(connection.host, connection, exc) from exc
+        refusals = []
+        for info in infos:
+            address = str(info[4][0])
+            why = address_refusal(address, allowed)
+            if why is None:
+                return address
+            refusals.append((address, why))
+        address, why = refusals[0]
+        raise BlockedAddressError(connection.host, address, why)
+
+    class GuardedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            self._dns_host = checked_address(self)
+            return super()._new_conn()
+
+    class GuardedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            self._dns_host = checked_address(self)
+            return super()._new_conn()
+
+    class GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = GuardedHTTPConnection
+
+    class GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedHTTPSConnection
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": GuardedHTTPPool,
+                "https": GuardedHTTPSPool,
+            }
+
+    return GuardedAdapter()
+
+
+def origin(url: str) -> str:
+    """scheme://host:port — the unit of politeness (per-host limits, Retry-After)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
 class Fetcher:
     """Fetches sources with one `requests.Session` per worker thread."""
 
     def __init__(self, settings: Settings) -> None:
         self.workers = settings.workers
+        self.per_host = settings.per_host
+        self.allowed = settings.allow_networks
         self.headers = {"User-Agent": user_agent(settings.contact_url)}
         self._local = threading.local()
 
@@ -74,25 +177,54 @@ class Fetcher:
         if session is None:
             session = requests.Session()
             session.headers.update(self.headers)
+            adapter = _guarded_adapter(self.allowed)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             self._local.session = session
         return session
 
     def fetch_all(
         self, sources: Iterable[Source], validators: dict[str, Validators]
     ) -> Iterator[FetchResult]:
-        """Fetch every source concurrently; yield results as they complete."""
-        todo = list(sources)
-        if not todo:
+        """Fetch every source concurrently; yield results as they complete.
+
+        At most `workers` fetches run at once, and at most `per_host` against one
+        origin; sources are taken round-robin across origins so that one big host
+        does not starve the others. A redirect to another host is not counted
+        against that host (it is rare, and bounded by the hop limit).
+        """
+        queues: dict[str, deque[Source]] = {}
+        for source in sources:
+            queues.setdefault(origin(source.url), deque()).append(source)
+        if not queues:
             return
-        with ThreadPoolExecutor(
-            max_workers=min(self.workers, len(todo)), thread_name_prefix="fetch"
-        ) as pool:
-            futures = [
-                pool.submit(self.fetch, source, validators.get(source.id, Validators()))
-                for source in todo
-            ]
-            for future in as_completed(futures):
-                yield future.result()
+        running: dict[Future[FetchResult], str] = {}
+        busy: dict[str, int] = dict.fromkeys(queues, 0)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fetch") as pool:
+            while queues or running:
+                # Fill every free worker, one source per origin per round, so the
+                # origins take turns and none waits behind a big one.
+                submitted = True
+                while submitted and len(running) < self.workers:
+                    submitted = False
+                    for host in list(queues):
+                        if len(running) >= self.workers:
+                            break
+                        if busy[host] >= self.per_host:
+                            continue
+                        source = queues[host].popleft()
+                        if not queues[host]:
+                            del queues[host]
+                        busy[host] += 1
+                        future = pool.submit(
+                            self.fetch, source, validators.get(source.id, Validators())
+                        )
+                        running[future] = host
+                        submitted = True
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    busy[running.pop(future)] -= 1
+                    yield future.result()
 
     def fetch(self, source: Source, validators: Validators) -> FetchResult:
         """Fetch one source. Never raises: every failure is a `Failed` value."""
@@ -119,16 +251,53 @@ class Fetcher:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
-        with self._session().get(
-            source.url, headers=headers, timeout=(timeout, timeout), stream=True
-        ) as response:
+        url, chain, permanent = source.url, [source.url], True
+        session = self._session()
+        while True:
+            response = session.get(
+                url, headers=headers, timeout=(timeout, timeout), stream=True, allow_redirects=False
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                break
+            response.close()
+            target = urljoin(url, location.strip())
+            problem = None
+            if urlsplit(target).scheme not in ("http", "https"):
+                problem = f"redirected to {target}: only http and https URLs are fetched"
+            elif target in chain:
+                problem = "redirect loop: " + " → ".join([*chain[chain.index(target) :], target])
+            elif len(chain) > MAX_REDIRECTS:
+                problem = f"more than {MAX_REDIRECTS} redirects: " + " → ".join([*chain, target])
+            elif time.monotonic() > deadline:
+                problem = f"redirects not resolved after {timeout * TOTAL_TIME_FACTOR:g}s"
+            if problem:
+                return Failed(
+                    source.id,
+                    source.url,
+                    FailureKind.REDIRECT,
+                    problem,
+                    http_status=response.status_code,
+                    elapsed=time.monotonic() - started,
+                )
+            permanent = permanent and response.status_code in _PERMANENT
+            chain.append(target)
+            url = target
+        moved_to = url if permanent and url != source.url else None
+        with response:
             new_validators = Validators(
                 etag=response.headers.get("ETag") or validators.etag,
                 last_modified=response.headers.get("Last-Modified") or validators.last_modified,
             )
+            cache_for = cache_lifetime(response.headers)
             if response.status_code == 304:
                 return NotModified(
-                    source.id, source.url, new_validators, elapsed=time.monotonic() - started
+                    source.id,
+                    source.url,
+                    new_validators,
+                    elapsed=time.monotonic() - started,
+                    moved_to=moved_to,
+                    cache_for=cache_for,
                 )
             if not 200 <= response.status_code < 300:
                 return _http_failure(source, response, time.monotonic() - started)
@@ -161,6 +330,8 @@ class Fetcher:
                 content_type=response.headers.get("Content-Type"),
                 validators=new_validators,
                 elapsed=time.monotonic() - started,
+                moved_to=moved_to,
+                cache_for=cache_for,
             )
 
     @staticmethod
@@ -228,6 +399,29 @@ def retry_after_delay(value: str | None, headers: Mapping[str, str]) -> timedelt
     return max(when - reference, timedelta(0))
 
 
+def cache_lifetime(headers: Mapping[str, str]) -> timedelta | None:
+    """How long the server says the answer stays fresh (RFC 9111 §4.2.1), if it says.
+
+    Cache-Control max-age wins over Expires; no-cache, no-store and unparsable
+    values give None (no hint). The scheduler clamps the hint to the source's
+    interval and max_interval.
+    """
+    control = headers.get("Cache-Control", "")
+    directives = {}
+    for part in control.split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    for name in ("s-maxage", "max-age"):
+        if directives.get(name, "").isdigit():
+            return timedelta(seconds=int(directives[name]))
+    expires = headers.get("Expires")
+    if expires:
+        return retry_after_delay(expires, headers) if not expires.strip().isdigit() else None
+    return None
+
+
 def _format_delay(delay: timedelta) -> str:
     seconds = int(delay.total_seconds())
     if seconds >= 3600:
@@ -242,6 +436,13 @@ def _classify(
 ) -> tuple[FailureKind, str]:
     """Translate requests' and urllib3's errors (read1 raises the latter) into a kind."""
     timeout = f"{source.timeout.total_seconds():g}s"
+    blocked = _blocked_cause(exc)
+    if blocked is not None:
+        return FailureKind.BLOCKED, (
+            f"refused to fetch: {blocked}; only public Internet addresses are fetched —"
+            f' add it to allow_networks in feeds.toml (e.g. allow_networks = ["{blocked.address}"])'
+            " if this partner really is on your network"
+        )
     if isinstance(exc, urllib3.exceptions.DecodeError):
         return FailureKind.MALFORMED, "the compressed body could not be decoded"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -259,6 +460,23 @@ def _classify(
     if isinstance(exc, requests.exceptions.ConnectionError):
         return FailureKind.CONNECTION, f"connection failed: {_root_cause(exc)}"
     return FailureKind.CONNECTION, f"request failed: {_root_cause(exc)}"
+
+
+def _blocked_cause(exc: BaseException) -> BlockedAddressError | None:
+    """The BlockedAddressError in exc's chain of causes (urllib3 wraps it twice)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BlockedAddressError):
+            return current
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        current = (
+            current.__cause__
+            or current.__context__
+            or (reason if isinstance(reason, BaseException) else None)
+        )
+    return None
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -24,6 +24,8 @@ class FailureKind(StrEnum):
     TOO_LARGE = "too_large"
     GONE = "gone"  # 410: polling stops until the URL changes or --force --source
     RATE_LIMITED = "rate_limited"  # 429, or 503 with Retry-After
+    REDIRECT = "redirect"  # a loop, more than 5 hops, or a non-HTTP target
+    BLOCKED = "blocked"  # the address is private/loopback/link-local and not allowed
     EMPTY = "empty"
     NOT_A_FEED = "not_a_feed"
     MALFORMED = "malformed"
@@ -51,6 +53,8 @@ class Fetched:
     content_type: str | None
     validators: Validators
     elapsed: float
+    moved_to: str | None = None  # the target of a chain of permanent (301/308) redirects
+    cache_for: timedelta | None = None  # Cache-Control max-age / Expires, as a delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ class NotModified:
     validators: Validators
     elapsed: float
     status: int = 304
+    moved_to: str | None = None
+    cache_for: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from dataclasses import replace
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
 
 from aggregator import __version__
 from aggregator.config import Settings, Source
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, address_refusal, cache_lifetime
 from aggregator.models import Failed, FailureKind, Fetched, NotModified, Validators
 
 from .conftest import LocalServer, Request, Response, rss
@@ -23,6 +26,7 @@ SETTINGS = Settings(
     database="sqlite:///:memory:",
     contact_url="https://news.test.example/contact",
     workers=4,
+    allow_networks=(ip_network("127.0.0.1"),),
 )
 BODY = rss([("g1", "https://partner.example/a", "Forced labour report")])
 
@@ -180,7 +184,198 @@ def test_fetch_all_runs_in_parallel_and_one_failure_does_not_stop_others(
         server.routes[f"/f{n}"] = together
     sources = [source(server.url(f"/f{n}"), id=f"s{n}") for n in range(4)]
     sources.append(source(f"http://127.0.0.1:{closed_port}/x", id="down"))
-    results = {r.source_id: r for r in Fetcher(SETTINGS).fetch_all(sources, {})}
+    fetcher = Fetcher(replace(SETTINGS, per_host=4))
+    results = {r.source_id: r for r in fetcher.fetch_all(sources, {})}
     assert set(results) == {"s0", "s1", "s2", "s3", "down"}
     assert isinstance(results["down"], Failed)
     assert all(isinstance(results[f"s{n}"], Fetched) for n in range(4)), results
+
+
+def test_per_host_limit_is_never_exceeded(server: LocalServer) -> None:
+    lock = threading.Lock()
+    in_flight = [0]
+    peak = [0]
+
+    def slow(_request: Request) -> Response:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.15)
+        with lock:
+            in_flight[0] -= 1
+        return Response(BODY)
+
+    for n in range(8):
+        server.routes[f"/f{n}"] = slow
+    sources = [source(server.url(f"/f{n}"), id=f"s{n}") for n in range(8)]
+    fetcher = Fetcher(replace(SETTINGS, workers=8, per_host=2))
+    results = list(fetcher.fetch_all(sources, {}))
+    assert len(results) == 8
+    assert all(isinstance(r, Fetched) for r in results)
+    assert peak[0] == 2  # polite, but still parallel
+
+
+def test_other_hosts_are_not_held_up_by_a_busy_host(server: LocalServer) -> None:
+    # Six sources on one origin and one on another: with per_host=1 the lone
+    # source must not wait behind the queue (round-robin across origins).
+    other = LocalServer()
+    try:
+        order: list[str] = []
+
+        def slow(request: Request) -> Response:
+            time.sleep(0.1)
+            order.append(request.path)
+            return Response(BODY)
+
+        for n in range(6):
+            server.routes[f"/f{n}"] = slow
+        other.routes["/lone"] = lambda request: (order.append("/lone"), Response(BODY))[1]
+        sources = [source(server.url(f"/f{n}"), id=f"s{n}") for n in range(6)]
+        sources.append(source(other.url("/lone"), id="lone"))
+        list(Fetcher(replace(SETTINGS, workers=2, per_host=1)).fetch_all(sources, {}))
+        assert order.index("/lone") <= 1
+    finally:
+        other.close()
+
+
+def test_permanent_redirect_chain_reports_moved_to(server: LocalServer) -> None:
+    server.routes["/a"] = Response(b"", status=301, headers={"Location": "/b"})
+    server.routes["/b"] = Response(b"", status=308, headers={"Location": server.url("/c")})
+    server.routes["/c"] = Response(BODY)
+    result = Fetcher(SETTINGS).fetch(source(server.url("/a")), Validators())
+    assert isinstance(result, Fetched)
+    assert result.moved_to == server.url("/c")
+    assert result.final_url == server.url("/c")
+
+
+@pytest.mark.parametrize("temporary", [302, 307])
+def test_a_temporary_hop_means_the_move_is_not_remembered(
+    server: LocalServer, temporary: int
+) -> None:
+    server.routes["/a"] = Response(b"", status=301, headers={"Location": "/b"})
+    server.routes["/b"] = Response(b"", status=temporary, headers={"Location": "/c"})
+    server.routes["/c"] = Response(BODY)
+    result = Fetcher(SETTINGS).fetch(source(server.url("/a")), Validators())
+    assert isinstance(result, Fetched)
+    assert result.moved_to is None
+    assert result.final_url == server.url("/c")
+
+
+def test_redirect_loop_is_a_clear_error(server: LocalServer) -> None:
+    server.routes["/a"] = Response(b"", status=301, headers={"Location": "/b"})
+    server.routes["/b"] = Response(b"", status=302, headers={"Location": "/a"})
+    result = Fetcher(SETTINGS).fetch(source(server.url("/a")), Validators())
+    assert isinstance(result, Failed)
+    assert result.kind is FailureKind.REDIRECT
+    assert "redirect loop" in result.detail
+    assert len(server.requests) == 2
+
+
+def test_more_than_five_redirects_is_a_clear_error(server: LocalServer) -> None:
+    for n in range(10):
+        server.routes[f"/r{n}"] = Response(b"", status=302, headers={"Location": f"/r{n + 1}"})
+    result = Fetcher(SETTINGS).fetch(source(server.url("/r0")), Validators())
+    assert isinstance(result, Failed)
+    assert result.kind is FailureKind.REDIRECT
+    assert "more than 5 redirects" in result.detail
+    assert len(server.requests) == 6  # the original request and five hops
+
+
+def test_five_redirects_are_followed(server: LocalServer) -> None:
+    for n in range(5):
+        server.routes[f"/r{n}"] = Response(b"", status=302, headers={"Location": f"/r{n + 1}"})
+    server.routes["/r5"] = Response(BODY)
+    result = Fetcher(SETTINGS).fetch(source(server.url("/r0")), Validators())
+    assert isinstance(result, Fetched), result
+
+
+def test_redirect_to_a_non_http_scheme_is_refused(server: LocalServer) -> None:
+    server.routes["/a"] = Response(b"", status=302, headers={"Location": "file:///etc/passwd"})
+    result = Fetcher(SETTINGS).fetch(source(server.url("/a")), Validators())
+    assert isinstance(result, Failed)
+    assert result.kind is FailureKind.REDIRECT
+    assert "only http and https" in result.detail
+
+
+def test_loopback_is_refused_unless_allowed(server: LocalServer) -> None:
+    server.routes["/feed"] = Response(BODY)
+    strict = replace(SETTINGS, allow_networks=())
+    result = Fetcher(strict).fetch(source(server.url("/feed")), Validators())
+    assert isinstance(result, Failed)
+    assert result.kind is FailureKind.BLOCKED
+    assert "127.0.0.1" in result.detail and "allow_networks" in result.detail
+    assert server.requests == []  # refused before a single byte was sent
+
+
+def test_address_check_applies_after_a_redirect(server: LocalServer) -> None:
+    # The first hop is allowed (127.0.0.1); the redirect goes to 127.0.0.2, which
+    # is not: the guard must refuse the second connection.
+    target = LocalServer()
+    try:
+        target.routes["/feed"] = Response(BODY)
+        settings = replace(SETTINGS, allow_networks=(ip_network("127.0.0.1/32"),))
+        server.routes["/b"] = Response(
+            b"", status=302, headers={"Location": f"http://127.0.0.2:{target.port}/feed"}
+        )
+        result = Fetcher(settings).fetch(source(server.url("/b")), Validators())
+        assert isinstance(result, Failed)
+        assert result.kind is FailureKind.BLOCKED
+        assert "127.0.0.2" in result.detail
+        assert target.requests == []
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("10.1.2.3", True),
+        ("192.168.0.10", True),
+        ("172.16.5.4", True),
+        ("169.254.169.254", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("0.0.0.0", True),
+        ("8.8.8.8", False),
+        ("2001:4860:4860::8888", False),
+    ],
+)
+def test_address_refusal_ranges(address: str, refused: bool) -> None:
+    assert (address_refusal(address, ()) is not None) is refused
+
+
+def test_allow_networks_admits_a_private_range() -> None:
+    assert address_refusal("10.1.2.3", (ip_network("10.0.0.0/8"),)) is None
+    assert address_refusal("10.1.2.3", (ip_network("192.168.0.0/16"),)) is not None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Cache-Control": "max-age=3600"}, timedelta(hours=1)),
+        ({"Cache-Control": "public, s-maxage=600, max-age=60"}, timedelta(minutes=10)),
+        ({"Cache-Control": "no-cache"}, None),
+        ({"Cache-Control": "no-store, max-age=3600"}, None),
+        (
+            {"Expires": "Thu, 03 Dec 2026 12:00:00 GMT", "Date": "Thu, 03 Dec 2026 10:00:00 GMT"},
+            timedelta(hours=2),
+        ),
+        ({"Cache-Control": "max-age=60", "Expires": "Thu, 03 Dec 2026 12:00:00 GMT"}, None),
+        ({"Expires": "0"}, None),
+        ({}, None),
+    ],
+)
+def test_cache_lifetime(headers: dict[str, str], expected: timedelta | None) -> None:
+    if headers.get("Cache-Control") == "max-age=60":
+        expected = timedelta(minutes=1)  # max-age wins over Expires
+    assert cache_lifetime(headers) == expected
+
+
+def test_cache_lifetime_is_reported_with_the_result(server: LocalServer) -> None:
+    server.routes["/feed"] = Response(BODY, headers={"Cache-Control": "max-age=7200"})
+    result = Fetcher(SETTINGS).fetch(source(server.url("/feed")), Validators())
+    assert isinstance(result, Fetched)
+    assert result.cache_for == timedelta(hours=2)
