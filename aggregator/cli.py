@@ -23,10 +23,9 @@ import click
 
 from aggregator import __version__
 from aggregator import config as config_mod
-from aggregator.config import Config, Source
+from aggregator.config import Config
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StoreError
-from aggregator.models import RunReport, SourceOutcome, SourceState
-from aggregator.pipeline import is_gone
+from aggregator.models import RunReport, SourceOutcome
 from aggregator.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
@@ -316,7 +315,7 @@ def check(ctx: Context, fetch: bool) -> None:
         return
     from aggregator.errors import ParseError
     from aggregator.fetch import Fetcher
-    from aggregator.models import Fetched, NotModified, Validators
+    from aggregator.models import Deferred, Fetched, NotModified, Validators
     from aggregator.parse import parse
 
     failures = 0
@@ -337,6 +336,8 @@ def check(ctx: Context, fetch: bool) -> None:
                 click.echo(f"         warning: {warning}")
         elif isinstance(result, NotModified):
             click.echo(f"  ok     {source.id}: not modified")
+        elif isinstance(result, Deferred):
+            click.echo(f"  later  {source.id}: {result.detail}")
         else:
             failures += 1
             click.echo(f"  FAILED {source.id}: {result.kind}: {result.detail}")
@@ -350,24 +351,15 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _health(source: Source, state: SourceState | None) -> str:
-    if not source.enabled:
-        return "disabled"
-    if is_gone(source, state):
-        return "gone"
-    if state is None or state.url != source.url:
-        return "new"
-    return "failing" if state.consecutive_failures else "ok"
-
-
 @main.command()
 @pass_context
 def sources(ctx: Context) -> None:
     """Show every configured source with its health.
 
-    Columns: id, state (new, ok, failing, gone, disabled), entries stored,
-    last success, last error, consecutive failures, next check, and the last
-    error or warning.
+    Columns: id; state (new, ok, slow, failing, moved, gone, disabled), with
+    "stale" added when nothing new came for the source's stale_after; entries
+    stored; last success; last new entry; consecutive failures; next check; and
+    the reason (last error, move to report in feeds.toml, warning).
 
     \b
     Example:
@@ -375,27 +367,30 @@ def sources(ctx: Context) -> None:
     \b
     Exit codes: 0 shown, 1 the store failed, 2 invalid configuration.
     """
+    from aggregator.health import assess
+    from aggregator.pipeline import utcnow
+
     config = _load_config(ctx.config_path)
     with _open_store(config, locked=False) as store:
         states = store.source_states()
+    now = utcnow()
     click.echo(
-        f"{'id':<28} {'state':<8} {'entries':>7}  {'last success':<16}  {'last error':<16}"
+        f"{'id':<24} {'state':<14} {'entries':>7}  {'last success':<16}  {'last new':<16}"
         f"  {'fails':>5}  {'next check':<16}  detail"
     )
     for source in config.sources:
         state = states.get(source.id)
-        health = _health(source, state)
-        if state is None:
-            click.echo(f"{source.id:<28} {health:<8} {0:>7}  {'never checked':<16}")
-            continue
-        detail = ""
-        if state.consecutive_failures and state.last_error:
-            detail = f"{state.last_error_kind}: {state.last_error}"
-        elif state.last_warning:
+        health = assess(source, state, now)
+        label = health.state + (" stale" if health.stale else "")
+        detail = health.reason
+        if not detail and state is not None and state.last_warning:
             detail = f"warning: {state.last_warning}"
+        if state is None:
+            click.echo(f"{source.id:<24} {label:<14} {0:>7}  {'never checked':<16}")
+            continue
         click.echo(
-            f"{source.id:<28} {health:<8} {state.entries:>7}  {_when(state.last_success_at):<16}"
-            f"  {_when(state.last_error_at):<16}  {state.consecutive_failures:>5}"
+            f"{source.id:<24} {label:<14} {state.entries:>7}  {_when(state.last_success_at):<16}"
+            f"  {_when(state.last_new_at):<16}  {state.consecutive_failures:>5}"
             f"  {_when(state.next_check_at):<16}  {detail}"
         )
 

@@ -47,7 +47,15 @@ from urllib3.exceptions import NameResolutionError
 
 from aggregator import __version__
 from aggregator.config import IPNetwork, Settings, Source
-from aggregator.models import Failed, FailureKind, Fetched, FetchResult, NotModified, Validators
+from aggregator.models import (
+    Deferred,
+    Failed,
+    FailureKind,
+    Fetched,
+    FetchResult,
+    NotModified,
+    Validators,
+)
 
 _CHUNK = 64 * 1024
 TOTAL_TIME_FACTOR = 3
@@ -191,7 +199,9 @@ class Fetcher:
         At most `workers` fetches run at once, and at most `per_host` against one
         origin; sources are taken round-robin across origins so that one big host
         does not starve the others. A redirect to another host is not counted
-        against that host (it is rare, and bounded by the hop limit).
+        against that host (it is rare, and bounded by the hop limit). When a host
+        answers with Retry-After (429, 503), its sources still queued are not
+        fetched: they come back as `Deferred` until the time it asked for.
         """
         queues: dict[str, deque[Source]] = {}
         for source in sources:
@@ -223,8 +233,20 @@ class Fetcher:
                         submitted = True
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    busy[running.pop(future)] -= 1
-                    yield future.result()
+                    host = running.pop(future)
+                    busy[host] -= 1
+                    result = future.result()
+                    yield result
+                    if isinstance(result, Failed) and result.retry_after is not None:
+                        # The host asked us to wait: its other sources wait too.
+                        delay = _format_delay(result.retry_after)
+                        for waiting in queues.pop(host, ()):
+                            yield Deferred(
+                                waiting.id,
+                                waiting.url,
+                                result.retry_after,
+                                f"{host} asked to wait {delay} ({result.detail})",
+                            )
 
     def fetch(self, source: Source, validators: Validators) -> FetchResult:
         """Fetch one source. Never raises: every failure is a `Failed` value."""

@@ -83,7 +83,18 @@ class Failed:
     retry_after: timedelta | None = None  # the server's Retry-After, relative to its answer
 
 
-FetchResult = Fetched | NotModified | Failed
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not fetched this pass: its host asked everyone to wait (Retry-After)."""
+
+    source_id: str
+    url: str
+    wait: timedelta  # from the time the pass handles it
+    detail: str
+    elapsed: float = 0.0
+
+
+FetchResult = Fetched | NotModified | Failed | Deferred
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,8 @@ class ParsedFeed:
     language: str | None
     entries: tuple[RawEntry, ...]
     warnings: tuple[str, ...] = ()
+    ttl: timedelta | None = None  # RSS <ttl>: how long the feed may be cached
+    skip_hours: frozenset[int] = frozenset()  # RSS <skipHours>, hours 0-23 in UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +183,7 @@ class SourceOutcome:
     """What happened to one source in one pass."""
 
     source_id: str
-    status: str  # "ok" | "not_modified" | "failed"
+    status: str  # "ok" | "not_modified" | "failed" | "deferred"
     http_status: int | None = None
     new: int = 0
     updated: int = 0
@@ -248,3 +261,8 @@ class SourceState:
     consecutive_failures: int = 0
     next_check_at: datetime | None = None
     entries: int = 0
+    added_at: datetime | None = None
+    last_new_at: datetime | None = None
+    last_duration: float | None = None
+    moved_to: str | None = None  # a permanent redirect target seen on the last fetch(es)
+    moved_seen: int = 0  # how many consecutive passes saw that same move

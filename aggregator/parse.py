@@ -18,7 +18,7 @@ import calendar
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
@@ -116,7 +116,28 @@ def parse_xml_feed(body: bytes, content_type: str | None, url: str, *, lenient: 
         language=feed.get("language"),
         entries=tuple(_from_feedparser(e, feed_author) for e in entries),
         warnings=tuple(warnings),
+        ttl=_ttl(feed.get("ttl")),
+        skip_hours=_skip_hours(body) if b"skipHours" in body else frozenset(),
     )
+
+
+_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours>", re.DOTALL)
+_HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>")
+
+
+def _ttl(value: object) -> timedelta | None:
+    """RSS <ttl>: minutes the channel may be cached; nonsense is ignored."""
+    text = str(value or "").strip()
+    return timedelta(minutes=int(text)) if text.isdigit() and 0 < int(text) < 10**6 else None
+
+
+def _skip_hours(body: bytes) -> frozenset[int]:
+    """RSS <skipHours>: hours (0-23, GMT) in which aggregators should not read the feed."""
+    match = _SKIP_HOURS.search(body)
+    if not match:
+        return frozenset()
+    hours = frozenset(int(h) for h in _HOUR.findall(match.group(1)) if int(h) < 24)
+    return hours if len(hours) < 24 else frozenset()  # all 24 would mean never; ignore
 
 
 def _xml_error(exc: object) -> str:

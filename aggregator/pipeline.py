@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 
 from aggregator.config import Config, Source
 from aggregator.errors import ParseError, PublishError
-from aggregator.fetch import Fetcher
+from aggregator.fetch import Fetcher, origin
+from aggregator.health import MOVE_CONFIRMATIONS, fetch_url, is_gone
 from aggregator.merge import build_items, plan_assignments
 from aggregator.models import (
+    Deferred,
     Failed,
     FailureKind,
     Fetched,
@@ -27,11 +31,13 @@ from aggregator.models import (
     RunReport,
     SourceOutcome,
     SourceState,
+    Validators,
 )
 from aggregator.normalize import normalize_entry
 from aggregator.parse import parse
 from aggregator.publish import publish
-from aggregator.store import Store
+from aggregator.publish.status import STATUS_NAME, render_status
+from aggregator.store import FetchFacts, Store
 
 log = logging.getLogger("aggregator")
 
@@ -44,11 +50,6 @@ def utcnow() -> datetime:
 
 
 JITTER = 0.1  # up to 10 % added to each wait, so sources drift apart instead of bunching
-
-
-def is_gone(source: Source, state: SourceState | None) -> bool:
-    """The configured URL answered 410 Gone; it is not polled again until it changes."""
-    return state is not None and state.url == source.url and state.last_error_kind == "gone"
 
 
 def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
@@ -66,24 +67,37 @@ def next_check(
     *,
     failures: int = 0,
     retry_after: timedelta | None = None,
+    hint: timedelta | None = None,
+    skip_hours: frozenset[int] = frozenset(),
     rng: random.Random | None = None,
 ) -> datetime:
     """When to check a source again, from `now`.
 
-    Success: the source's interval. Failure number n: interval × 2^(n-1)
-    (exponential backoff). A server's Retry-After lengthens the wait, never
-    shortens it (up to max_interval). Jitter adds up to 10 %; nothing waits
-    longer than max_interval.
+    Success: the source's interval, or longer when the feed says how long it stays
+    fresh (`hint`: Cache-Control max-age, Expires, RSS <ttl>), never shorter.
+    Failure number n: interval × 2^(n-1) (exponential backoff). A server's
+    Retry-After lengthens the wait, never shortens it. Jitter adds up to 10 %;
+    nothing waits longer than max_interval. A time inside the feed's RSS
+    <skipHours> (UTC) moves to the next hour that is not skipped, within
+    max_interval.
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not security
     wait = source.interval
     if failures > 1:
         wait = source.interval * 2 ** min(failures - 1, 32)
-    if retry_after is not None:
-        wait = max(wait, retry_after)
+    for longer in (retry_after, hint):
+        if longer is not None:
+            wait = max(wait, longer)
     wait = min(wait, source.max_interval)
     wait = min(wait * (1 + rng.uniform(0, JITTER)), source.max_interval)
-    return now + wait
+    when = now + wait
+    latest = now + source.max_interval
+    while skip_hours and when.astimezone(UTC).hour in skip_hours:
+        following = when.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        if following > latest:
+            break
+        when = following
+    return when
 
 
 def due_sources(
@@ -101,21 +115,53 @@ def due_sources(
     return [s for s in chosen if is_due(s, states.get(s.id), now)]
 
 
+def _moved(
+    source: Source, fetched: str, moved_to: str | None, state: SourceState | None
+) -> FetchFacts:
+    """Where the configured URL now permanently leads, and for how many passes."""
+    observed = moved_to or (fetched if fetched != source.url else None)
+    if observed is None:
+        return FetchFacts()
+    seen = 1
+    if state is not None and state.url == source.url and state.moved_to == observed:
+        seen = state.moved_seen + 1
+    if seen == MOVE_CONFIRMATIONS:
+        log.warning(
+            "source=%s moved permanently to %s (confirmed on %d passes); fetching the new URL"
+            " from now on — update its url in feeds.toml",
+            source.id,
+            observed,
+            seen,
+        )
+    elif seen == 1:
+        log.info("source=%s redirects permanently to %s", source.id, observed)
+    return FetchFacts(moved_to=observed, moved_seen=seen)
+
+
 def _process(
-    store: Store, source: Source, result: FetchResult, now: datetime, failures: int
+    store: Store,
+    source: Source,
+    fetched: str,
+    result: FetchResult,
+    now: datetime,
+    state: SourceState | None,
 ) -> SourceOutcome:
     """Parse, normalise and store one fetch result; returns what happened.
 
-    `failures` is the source's consecutive failures before this pass.
+    `source` is the configured source; `fetched` the URL actually fetched (its
+    confirmed new location, if it moved); `state` what the store knew before.
     """
-    check_at = next_check(source, now)
+    failures = state.consecutive_failures if state and state.url == source.url else 0
+    if isinstance(result, Deferred):
+        store.record_deferred(source.id, source.url, now + result.wait)
+        return SourceOutcome(source.id, "deferred", detail=result.detail)
     if isinstance(result, Fetched):
         try:
             parsed = parse(result.body, result.content_type, result.final_url, source)
         except ParseError as exc:
             result = Failed(
                 source.id,
-                source.url,
+                fetched,
                 FailureKind(exc.kind),
                 exc.detail,
                 http_status=result.status,
@@ -123,6 +169,10 @@ def _process(
             )
         else:
             entries = [normalize_entry(raw, source.id, result.final_url) for raw in parsed.entries]
+            hints = [h for h in (result.cache_for, parsed.ttl) if h is not None]
+            facts = replace(
+                _moved(source, fetched, result.moved_to, state), duration=result.elapsed
+            )
             new, updated = store.record_entries(
                 source.id,
                 source.url,
@@ -131,7 +181,10 @@ def _process(
                 entries,
                 parsed.warnings,
                 now,
-                check_at,
+                next_check(
+                    source, now, hint=max(hints, default=None), skip_hours=parsed.skip_hours
+                ),
+                facts,
             )
             return SourceOutcome(
                 source.id,
@@ -144,7 +197,10 @@ def _process(
             )
     if isinstance(result, Failed):
         retry_at = next_check(source, now, failures=failures + 1, retry_after=result.retry_after)
-        store.record_failure(result, now, None if result.kind == FailureKind.GONE else retry_at)
+        if result.retry_after is not None:
+            store.hold_host(origin(fetched), now + result.retry_after, result.detail)
+        gone = result.kind == FailureKind.GONE
+        store.record_failure(result, source.url, now, None if gone else retry_at)
         return SourceOutcome(
             source.id,
             "failed",
@@ -153,7 +209,10 @@ def _process(
             detail=result.detail,
             duration=result.elapsed,
         )
-    store.record_not_modified(source.id, source.url, result.validators, now, check_at)
+    # The last skipHours we saw is not kept across a 304; the cache hint is.
+    facts = replace(_moved(source, fetched, result.moved_to, state), duration=result.elapsed)
+    check_at = next_check(source, now, hint=result.cache_for)
+    store.record_not_modified(source.id, source.url, result.validators, now, check_at, facts)
     return SourceOutcome(source.id, "not_modified", http_status=304, duration=result.elapsed)
 
 
@@ -173,8 +232,12 @@ def current_items(store: Store, config: Config) -> list[Item]:
     return build_items(stories, sources)
 
 
-def publish_from_store(store: Store, config: Config) -> PublishReport:
-    return publish(current_items(store, config), config.settings)
+def publish_from_store(store: Store, config: Config, now: datetime | None = None) -> PublishReport:
+    now = now or utcnow()
+    status = render_status(
+        config.settings, config.sources, store.source_states(), store.host_holds(now), now
+    )
+    return publish(current_items(store, config), config.settings, [(STATUS_NAME, status)])
 
 
 def run_pass(
@@ -197,12 +260,14 @@ def run_pass(
         s.id: states[s.id].validators for s in due if s.id in states and states[s.id].url == s.url
     }
     by_id = {s.id: s for s in due}
+    # What to fetch: a confirmed move's new URL instead of the configured one.
+    targets = {s.id: fetch_url(s, states.get(s.id)) for s in due}
     outcomes: list[SourceOutcome] = []
-    for result in fetcher.fetch_all(due, validators):
+    for result in _fetch_due(fetcher, due, targets, validators, store.host_holds(started), started):
         source = by_id[result.source_id]
-        state = states.get(source.id)
-        failures = state.consecutive_failures if state and state.url == source.url else 0
-        outcome = _process(store, source, result, clock(), failures)
+        outcome = _process(
+            store, source, targets[source.id], result, clock(), states.get(source.id)
+        )
         _log_outcome(outcome)
         outcomes.append(outcome)
         if progress:
@@ -212,7 +277,7 @@ def run_pass(
     report: PublishReport | None = None
     publish_error = None
     try:
-        report = publish_from_store(store, config)
+        report = publish_from_store(store, config, clock())
     except PublishError as exc:
         publish_error = str(exc)
         log.error("publish failed: %s", exc)
@@ -238,7 +303,33 @@ def run_pass(
     )
 
 
+def _fetch_due(
+    fetcher: Fetcher,
+    due: Iterable[Source],
+    targets: dict[str, str],
+    validators: dict[str, Validators],
+    holds: dict[str, tuple[datetime, str]],
+    now: datetime,
+) -> Iterator[FetchResult]:
+    """Fetch the due sources, except those whose host still asks us to wait."""
+    waiting: list[FetchResult] = []
+    fetch: list[Source] = []
+    for source in due:
+        target = targets[source.id]
+        hold = holds.get(origin(target))
+        if hold is not None:
+            until, reason = hold
+            detail = f"{origin(target)} asked to wait until {until:%Y-%m-%d %H:%M} UTC ({reason})"
+            waiting.append(Deferred(source.id, target, until - now, detail))
+        else:
+            fetch.append(source if target == source.url else replace(source, url=target))
+    return chain(waiting, fetcher.fetch_all(fetch, validators))
+
+
 def _log_outcome(outcome: SourceOutcome) -> None:
+    if outcome.status == "deferred":
+        log.info("source=%s status=deferred detail=%s", outcome.source_id, outcome.detail)
+        return
     if outcome.status == "failed":
         log.warning(
             "source=%s status=failed kind=%s http=%s duration=%.2fs detail=%s",

@@ -99,6 +99,10 @@ class LocalServer:
         ):
             handler.send_response(304)
             handler.send_header("ETag", etag)
+            # RFC 9110 §15.4.5: a 304 carries the caching headers a 200 would.
+            for name, value in response.headers.items():
+                if name.lower() in ("cache-control", "expires", "date", "last-modified"):
+                    handler.send_header(name, value)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return

@@ -7,7 +7,7 @@ changed. Failure: `PublishError` naming the file; earlier outputs stay in place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aggregator.config import Settings
 from aggregator.models import Item, PublishReport
@@ -26,10 +26,16 @@ OUTPUTS: tuple[tuple[str, Renderer], ...] = (
 )
 
 
-def publish(items: list[Item], settings: Settings) -> PublishReport:
-    """Render all formats first, then write them, so a render bug writes nothing."""
+def publish(
+    items: list[Item], settings: Settings, extra: Sequence[tuple[str, bytes]] = ()
+) -> PublishReport:
+    """Render all formats first, then write them, so a render bug writes nothing.
+
+    `extra` are other files already rendered (status.json), written the same way.
+    """
     info = feed_info(settings, items)
     rendered = [(name, render(info, items)) for name, render in OUTPUTS]
+    rendered.extend(extra)
     written, unchanged = [], []
     for name, data in rendered:
         if write_if_changed(settings.output_dir / name, data):

@@ -14,20 +14,46 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import LockedError, StoreError
 from aggregator.models import Entry, Failed, SourceState, StoredEntry, Validators
 from aggregator.normalize import effective_published
-from aggregator.store.schema import MIGRATIONS, SCHEMA_VERSION, entries, meta, sources, stories
+from aggregator.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    entries,
+    hosts,
+    meta,
+    sources,
+    stories,
+)
 
-__all__ = ["Store"]
+__all__ = ["FetchFacts", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFacts:
+    """Health facts of one successful fetch, stored with its result."""
+
+    duration: float | None = None
+    moved_to: str | None = None  # permanent redirect target seen this time, if any
+    moved_seen: int = 0  # consecutive passes that saw that same target
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "last_duration": self.duration,
+            "moved_to": self.moved_to,
+            "moved_seen": self.moved_seen,
+        }
+
 
 _SQLITE = "sqlite:///"
 
@@ -168,6 +194,11 @@ class Store:
                 consecutive_failures=row["consecutive_failures"] or 0,
                 next_check_at=row["next_check_at"],
                 entries=counts.get(row["id"], 0),
+                added_at=row["added_at"],
+                last_new_at=row["last_new_at"],
+                last_duration=row["last_duration"],
+                moved_to=row["moved_to"],
+                moved_seen=row["moved_seen"] or 0,
             )
             for row in rows
         }
@@ -178,6 +209,8 @@ class Store:
             conn.execute(update(sources).where(sources.c.id == source_id).values(url=url, **values))
         else:
             values.setdefault("consecutive_failures", 0)
+            values.setdefault("moved_seen", 0)
+            values.setdefault("added_at", values.get("last_checked_at"))
             conn.execute(insert(sources).values(id=source_id, url=url, **values))
 
     def record_entries(
@@ -190,11 +223,13 @@ class Store:
         warnings: Sequence[str],
         now: datetime,
         next_check: datetime,
+        fetch: FetchFacts = FetchFacts(),
     ) -> tuple[int, int]:
         """Upsert a source's entries and its success state in one transaction.
 
         Returns (new, updated). Entries absent from this fetch are kept: feeds are a
-        window, not the whole history.
+        window, not the whole history. `url` is the configured URL (not where it
+        moved to); `fetch` carries the health facts of this fetch.
         """
         with self._begin() as conn:
             existing = {
@@ -252,11 +287,19 @@ class Store:
                 last_warning="; ".join(warnings) or None,
                 consecutive_failures=0,
                 next_check_at=next_check,
+                **fetch.values(),
+                **({"last_new_at": now} if inserts else {}),
             )
         return len(inserts), len(changes)
 
     def record_not_modified(
-        self, source_id: str, url: str, validators: Validators, now: datetime, next_check: datetime
+        self,
+        source_id: str,
+        url: str,
+        validators: Validators,
+        now: datetime,
+        next_check: datetime,
+        fetch: FetchFacts = FetchFacts(),
     ) -> None:
         with self._begin() as conn:
             self._upsert_source(
@@ -270,10 +313,17 @@ class Store:
                 last_http_status=304,
                 consecutive_failures=0,
                 next_check_at=next_check,
+                **fetch.values(),
             )
 
-    def record_failure(self, failed: Failed, now: datetime, next_check: datetime | None) -> None:
-        """Count the failure; next_check None means never again (410 Gone)."""
+    def record_failure(
+        self, failed: Failed, url: str, now: datetime, next_check: datetime | None
+    ) -> None:
+        """Count the failure; next_check None means never again (410 Gone).
+
+        `url` is the configured URL. A move seen earlier is kept: a failure says
+        nothing about whether the redirect still holds.
+        """
         with self._begin() as conn:
             row = conn.execute(
                 select(sources.c.consecutive_failures).where(sources.c.id == failed.source_id)
@@ -282,15 +332,34 @@ class Store:
             self._upsert_source(
                 conn,
                 failed.source_id,
-                failed.url,
+                url,
                 last_checked_at=now,
                 last_error_at=now,
                 last_error_kind=str(failed.kind),
                 last_error=failed.detail,
                 last_http_status=failed.http_status,
+                last_duration=failed.elapsed,
                 consecutive_failures=failures,
                 next_check_at=next_check,
             )
+
+    def record_deferred(self, source_id: str, url: str, next_check: datetime) -> None:
+        """Not fetched because its host asked to wait: only the schedule moves."""
+        with self._begin() as conn:
+            self._upsert_source(conn, source_id, url, next_check_at=next_check)
+
+    def hold_host(self, origin: str, until: datetime, reason: str) -> None:
+        """Remember that `origin` asked every client to wait until `until`."""
+        with self._begin() as conn:
+            conn.execute(delete(hosts).where(hosts.c.origin == origin))
+            conn.execute(insert(hosts).values(origin=origin, hold_until=until, reason=reason))
+
+    def host_holds(self, now: datetime) -> dict[str, tuple[datetime, str]]:
+        """Origins still asking to wait at `now`: origin -> (until, reason). Drops expired ones."""
+        with self._begin() as conn:
+            conn.execute(delete(hosts).where(hosts.c.hold_until <= now))
+            rows = conn.execute(select(hosts.c.origin, hosts.c.hold_until, hosts.c.reason))
+            return {origin: (until, reason) for origin, until, reason in rows}
 
     # --- merge support ---
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    inspect,
+    text,
+    update,
 )
 
 
@@ -71,6 +75,22 @@ sources = Table(
     Column("last_warning", Text),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("next_check_at", UTCDateTime),
+    # v2: health and moves.
+    Column("added_at", UTCDateTime),  # first time the store saw this source
+    Column("last_new_at", UTCDateTime),  # last time a fetch brought a new entry
+    Column("last_duration", Float),  # seconds the last fetch took
+    Column("moved_to", Text),  # target of a permanent redirect chain, if any
+    Column("moved_seen", Integer, nullable=False, default=0),  # consecutive passes that saw it
+)
+
+# v2: origins (scheme://host:port) that asked us to wait (429/503 Retry-After).
+# Every source on that origin waits, not only the one that got the answer.
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("origin", Text, primary_key=True),
+    Column("hold_until", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 # Stories: merged items. `uri` is the public tag: id, minted once, never changed.
@@ -119,8 +139,31 @@ def _v1_initial(connection: Connection) -> None:
     metadata.create_all(connection, tables=[meta, sources, stories, entries])
 
 
+_V2_SOURCE_COLUMNS = ("added_at", "last_new_at", "last_duration", "moved_to", "moved_seen")
+
+
+def _v2_health(connection: Connection) -> None:
+    # v1 creates tables from the current definitions, so a store created by this
+    # version already has the columns; one created by an older version gets them here.
+    present = {column["name"] for column in inspect(connection).get_columns("sources")}
+    for name in _V2_SOURCE_COLUMNS:
+        if name in present:
+            continue
+        column = sources.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        default = " NOT NULL DEFAULT 0" if name == "moved_seen" else ""
+        connection.execute(text(f"ALTER TABLE sources ADD COLUMN {name} {kind}{default}"))
+    connection.execute(
+        update(sources)
+        .where(sources.c.added_at.is_(None))
+        .values(added_at=sources.c.last_checked_at)
+    )
+    metadata.create_all(connection, tables=[hosts])
+
+
 # (version, description, function). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: sources, stories, entries", _v1_initial),
+    (2, "source health (added, last new entry, duration, moves) and host holds", _v2_health),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
