@@ -388,3 +388,16 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     again = Store.open(f"sqlite:///{path}")
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
+
+
+def test_run_refuses_loopback_without_allow_networks(tmp_path: Path, server: LocalServer) -> None:
+    server.routes["/feed.rss"] = Response(BODY)
+    path = write_config(tmp_path, [{"id": "p", "url": server.url("/feed.rss")}])
+    path.write_text(path.read_text().replace('allow_networks = ["127.0.0.1"]\n', ""))
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # published; the source is reported
+    assert "kind=blocked" in result.stderr
+    assert "127.0.0.1" in result.stderr and "allow_networks" in result.stderr
+    assert server.requests == []
+    row = json.loads((tmp_path / "output" / "status.json").read_text())["sources"][0]
+    assert (row["state"], row["last_error_kind"]) == ("failing", "blocked")
