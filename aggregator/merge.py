@@ -1,22 +1,26 @@
 """Merge entries from different sources into stories, with stable ids and provenance.
 
-Pure functions. First version of the clustering rule: entries whose canonical URLs
-are equal are one story (so a partner re-publishing a story under a tracking-
-parameter link joins the original). A story's `tag:` URI is derived once from its
-seed — the first member's canonical URL (or its source and key when it has no
-link) — stored, and never recomputed, whatever joins the cluster later. Members are
-processed in a fixed order (date, source, key), so a rebuild from scratch over the
-same data mints the same ids.
+Pure functions. Entries whose canonical URLs are equal are one story (so a partner
+re-publishing a story under a tracking-parameter link joins the original); so are
+entries of different partners with near-duplicate titles published within WINDOW
+of each other (similarity.py says what "near-duplicate" means). A story's `tag:`
+URI is derived once from its seed — the first member's canonical URL (or its
+source and key when it has no link) — stored, and never recomputed, whatever joins
+the cluster later. Members are processed in a fixed order (date, source, key), so a
+rebuild from scratch over the same data mints the same ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from aggregator.config import Source
 from aggregator.models import Item, Provenance, StoredEntry
+from aggregator.similarity import TitleKey, same_story, similarity, title_key
 
 
 def seed_of(entry: StoredEntry) -> str:
@@ -29,24 +33,85 @@ def story_uri(seed: str, authority: str) -> str:
     return f"tag:{authority}:story/{digest}"
 
 
+WINDOW = timedelta(days=10)  # re-publications come within days of the original
+
+
+@dataclass(slots=True)
+class _Story:
+    uri: str
+    sources: set[str] = field(default_factory=set)
+    members: list[tuple[datetime, TitleKey]] = field(default_factory=list)
+
+
+class _FuzzyIndex:
+    """Stories near in time, found through their title words (an inverted index)."""
+
+    def __init__(self) -> None:
+        self.stories: dict[str, _Story] = {}
+        self.by_word: dict[str, set[str]] = {}
+
+    def add(self, uri: str, source_id: str, published: datetime, title: str) -> None:
+        story = self.stories.setdefault(uri, _Story(uri))
+        story.sources.add(source_id)
+        key = title_key(title)
+        story.members.append((published, key))
+        for word in key.words:
+            self.by_word.setdefault(word, set()).add(uri)
+
+    def find(self, source_id: str, published: datetime, title: str) -> str | None:
+        key = title_key(title)
+        counts: dict[str, int] = {}
+        for word in key.words:
+            for uri in self.by_word.get(word, ()):
+                counts[uri] = counts.get(uri, 0) + 1
+        best: tuple[float, str] | None = None
+        for uri, shared in counts.items():
+            if shared < 2:
+                continue
+            story = self.stories[uri]
+            if source_id in story.sources:
+                continue  # a partner does not publish one story twice
+            for when, other in story.members:
+                if abs(when - published) > WINDOW or not same_story(key, other):
+                    continue
+                score = similarity(key, other)
+                if best is None or (score, uri) > best:
+                    best = (score, uri)
+        return best[1] if best else None
+
+
 def plan_assignments(
-    unassigned: Iterable[StoredEntry], known: Mapping[str, str], authority: str
+    unassigned: Iterable[StoredEntry],
+    known: Mapping[str, str],
+    authority: str,
+    neighbours: Iterable[StoredEntry] = (),
 ) -> list[tuple[int, str, str]]:
     """Decide the story of each unassigned entry: [(entry pk, story uri, seed)].
 
-    `known` maps canonical URLs (and seeds) already in the store to their story URI.
+    `known` maps canonical URLs (and seeds) already in the store to their story URI;
+    `neighbours` are entries already in stories and published near the unassigned
+    ones (within WINDOW), for near-duplicate titles. An entry joins, in order: the
+    story of its canonical URL; a story of another partner with a near-duplicate
+    title within WINDOW (see similarity.py); else a new story.
     """
     index = dict(known)
+    fuzzy = _FuzzyIndex()
+    for entry in sorted(neighbours, key=lambda e: (e.published_at, e.source_id, e.key)):
+        if entry.story_uri is not None:
+            fuzzy.add(entry.story_uri, entry.source_id, entry.published_at, entry.title)
     plan: list[tuple[int, str, str]] = []
     ordered = sorted(unassigned, key=lambda e: (e.published_at, e.source_id, e.key))
     for entry in ordered:
         seed = seed_of(entry)
         uri = index.get(entry.canonical_url or "") or index.get(seed)
         if uri is None:
+            uri = fuzzy.find(entry.source_id, entry.published_at, entry.title)
+        if uri is None:
             uri = story_uri(seed, authority)
         index.setdefault(seed, uri)
         if entry.canonical_url:
             index.setdefault(entry.canonical_url, uri)
+        fuzzy.add(uri, entry.source_id, entry.published_at, entry.title)
         plan.append((entry.pk, uri, seed))
     return plan
 

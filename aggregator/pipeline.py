@@ -19,7 +19,7 @@ from aggregator.config import Config, Source
 from aggregator.errors import ParseError, PublishError
 from aggregator.fetch import Fetcher, origin
 from aggregator.health import MOVE_CONFIRMATIONS, fetch_url, is_gone
-from aggregator.merge import build_items, plan_assignments
+from aggregator.merge import WINDOW, build_items, plan_assignments
 from aggregator.models import (
     Deferred,
     Failed,
@@ -31,6 +31,7 @@ from aggregator.models import (
     RunReport,
     SourceOutcome,
     SourceState,
+    StoredEntry,
     Validators,
 )
 from aggregator.normalize import normalize_entry
@@ -222,8 +223,24 @@ def merge(store: Store, config: Config, now: datetime) -> int:
     if not unassigned:
         return 0
     known = store.story_index(e.canonical_url for e in unassigned if e.canonical_url)
-    plan = plan_assignments(unassigned, known, config.settings.tag_authority)
+    # Only stories near the new entries in time can take them: load those, one
+    # query per run of dates (a cold pass over years of history stays bounded).
+    neighbours: list[StoredEntry] = []
+    for start, end in _spans(sorted(e.published_at for e in unassigned), WINDOW):
+        neighbours.extend(store.entries_between(start, end))
+    plan = plan_assignments(unassigned, known, config.settings.tag_authority, neighbours)
     return store.assign_stories(plan, now)
+
+
+def _spans(dates: list[datetime], margin: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted dates -> the fewest [start, end] ranges covering each date ± margin."""
+    spans: list[tuple[datetime, datetime]] = []
+    for when in dates:
+        if spans and when - margin <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], when + margin)
+        else:
+            spans.append((when - margin, when + margin))
+    return spans
 
 
 def current_items(store: Store, config: Config) -> list[Item]:

@@ -286,3 +286,89 @@ def test_build_items_sorts_newest_first_and_skips_empty_stories() -> None:
     items = build_items(stories, SOURCES)
     assert [i.published for i in items] == [T0 + timedelta(days=d) for d in (7, 3, 1, 0)]
     assert len({i.id for i in items}) == 4
+
+
+# --- near-duplicate titles across partners (#5) ---
+
+WALK_FREE = "ILO and Walk Free Foundation to collaborate on Global Estimate of Modern Slavery"
+
+
+def test_three_partners_carrying_one_story_make_one_story() -> None:
+    original = stored(
+        "alliance",
+        "guid:1",
+        "https://www.alliance.example/news/ilo-walk-free",
+        "https://alliance.example/news/ilo-walk-free",
+        T0,
+        title=WALK_FREE,
+    )
+    shortened = stored(
+        "union",
+        "guid:u1",
+        "https://union.example/2026/11/ilo-walk-free-estimate",
+        "https://union.example/2026/11/ilo-walk-free-estimate",
+        T0 + timedelta(days=1),
+        title="ILO, Walk Free to collaborate on global estimate of modern slavery",
+    )
+    tracked = stored(
+        "watch",
+        "guid:w1",
+        "https://www.alliance.example/news/ilo-walk-free?utm_source=rss&utm_medium=feed",
+        "https://alliance.example/news/ilo-walk-free",
+        T0 + timedelta(days=2),
+        title="News: " + WALK_FREE,
+    )
+    uris = _uris(plan_assignments([tracked, shortened, original], {}, AUTHORITY))
+    assert len(set(uris.values())) == 1
+
+
+def test_similar_wording_different_stories_stay_apart() -> None:
+    titles = [
+        ("alliance", "Argentina joins the global movement against forced labour"),
+        ("union", "Finland joins renewed fight to end forced labour"),
+        ("watch", "Brazil ratifies the Protocol of 2014 to the Forced Labour Convention"),
+        ("union", "Chile ratifies the Protocol of 2014 to the Forced Labour Convention"),
+        ("alliance", "World Day Against Child Labour 2016"),
+        ("watch", "World Day Against Child Labour 2017"),
+        ("alliance", "Statement on forced labour"),
+        ("union", "Statement on forced labour"),
+    ]
+    entries = [
+        stored(src, f"guid:{n}", None, None, T0 + timedelta(hours=n), title=title)
+        for n, (src, title) in enumerate(titles)
+    ]
+    uris = _uris(plan_assignments(entries, {}, AUTHORITY))
+    assert len(set(uris.values())) == len(entries)
+
+
+def test_near_duplicates_far_apart_in_time_are_different_stories() -> None:
+    first = stored("alliance", "guid:a", None, None, T0, title=WALK_FREE)
+    later = stored("union", "guid:b", None, None, T0 + timedelta(days=40), title=WALK_FREE)
+    assert len(set(_uris(plan_assignments([first, later], {}, AUTHORITY)).values())) == 2
+
+
+def test_one_partner_does_not_merge_its_own_entries_by_title() -> None:
+    a = stored("alliance", "guid:a", None, None, T0, title="Weekly forced labour news roundup")
+    b = stored(
+        "alliance",
+        "guid:b",
+        None,
+        None,
+        T0 + timedelta(days=7),
+        title="Weekly forced labour news roundup",
+    )
+    assert len(set(_uris(plan_assignments([a, b], {}, AUTHORITY)).values())) == 2
+
+
+def test_late_duplicate_joins_the_existing_story_through_its_neighbours() -> None:
+    existing = stored("alliance", "guid:a", None, None, T0, title=WALK_FREE, story="tag:existing")
+    late = stored(
+        "watch",
+        "guid:w",
+        "https://watch.example/x",
+        "https://watch.example/x",
+        T0 + timedelta(days=3),
+        title="ILO, Walk Free to collaborate on global estimate of modern slavery",
+    )
+    plan = plan_assignments([late], {}, AUTHORITY, neighbours=[existing])
+    assert _uris(plan) == {late.pk: "tag:existing"}

@@ -368,6 +368,16 @@ class Store:
             rows = conn.execute(select(entries).where(entries.c.story_pk.is_(None))).mappings()
             return [_stored(row, None) for row in rows]
 
+    def entries_between(self, start: datetime, end: datetime) -> list[StoredEntry]:
+        """Entries already in stories and published in [start, end], with their story URI."""
+        with self._begin() as conn:
+            query = (
+                select(entries, stories.c.uri)
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(entries.c.published_at >= start, entries.c.published_at <= end)
+            )
+            return [_stored(row, row["uri"]) for row in conn.execute(query).mappings()]
+
     def story_index(self, canonical_urls: Iterable[str]) -> dict[str, str]:
         """Map canonical URLs and seeds already known to their story's tag: URI."""
         urls = sorted(set(canonical_urls))

@@ -1,0 +1,149 @@
+"""Near-duplicate titles: is this the same story, re-published by another partner?
+
+Pure functions. A title becomes a `TitleKey`: accent- and case-folded significant
+words (stop words of English, French and Spanish dropped, a few spelling variants
+folded: labor/labour, organization/organisation), the numbers it contains, and the
+words written with a capital inside the title (names: countries, organisations).
+
+Two keys are the same story when (all of):
+
+1. their numbers agree when both have some (a year, a date, an edition: "World
+   Day Against Child Labour 2016" is not "... 2017"; "roundup – 3 March" is not
+   "– 10 March"); a partner may drop or add the year;
+2. they do not each name something the other does not ("Argentina ratifies ..." is
+   not "Finland ratifies ..."), while one may name more ("ILO and Walk Free
+   Foundation ..." is "ILO, Walk Free ...");
+3. their words overlap enough: Jaccard ≥ 0.7, or one contains ≥ 85 % of the other's
+   words and they share at least 4; words are compared fuzzily (rapidfuzz ratio ≥
+   88), so "collaborate"/"collaborates" and small typos still match.
+
+Short titles (fewer than 4 significant words: "Press release", "Statement on
+forced labour") never match on the title alone.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_NUMBER = re.compile(r"\d+")
+# Prefixes partners put in front of a re-published title.
+_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{1,40}\]\s*|\([^)]{1,40}\)\s*"
+    r"|(?:news|press release|media release|update|breaking|statement|blog|op-ed|"
+    r"actualit[eé]s?|communiqu[eé](?: de presse)?|nota de prensa|noticias?|comunicado)"
+    r"\s*[:|–—-]\s*)+",
+    re.IGNORECASE,
+)
+# " | Partner name" at the end (a site suffix); dashes are left alone, they are common
+# inside real titles ("Weekly roundup – 3 March").
+_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")
+
+_STOP_EN = (
+    "a an and are as at be by for from has have in into is it its of on or our over that"
+    " the their this to was were will with new news says said about after how why what"
+)
+_STOP_FR = (
+    "au aux avec ce ces dans de des du en et la le les leur leurs l d un une pour par"
+    " plus sur qui que est sont son sa ses se nouveau nouvelle"
+)
+_STOP_ES = (
+    "al con del el en entre es la las lo los para por que se su sus un una y o nuevo nueva sobre"
+)
+STOP_WORDS = frozenset(f"{_STOP_EN} {_STOP_FR} {_STOP_ES}".split())
+_VARIANTS = {
+    "labor": "labour",
+    "organization": "organisation",
+    "organizations": "organisations",
+    "program": "programme",
+    "programs": "programmes",
+    "center": "centre",
+}
+MIN_WORDS = 4
+JACCARD = 0.7
+CONTAINMENT = 0.85
+MIN_SHARED = 4
+WORD_RATIO = 88.0
+
+
+@dataclass(frozen=True, slots=True)
+class TitleKey:
+    words: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+
+
+def fold(text: str) -> str:
+    """Accent- and case-folded text: "Travail forcé" -> "travail force"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@lru_cache(maxsize=65536)
+def title_key(title: str) -> TitleKey:
+    text = _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
+    raw_words = _WORD.findall(text)
+    significant = [w for w in raw_words if fold(w) not in STOP_WORDS and not w.isdigit()]
+    capitalised = [w for w in significant if w[:1].isupper()]
+    # In a Title Case Headline every word is capitalised: only acronyms (ILO, OIT)
+    # and the first word mark names there.
+    title_case = len(significant) >= 3 and len(capitalised) > 0.6 * len(significant)
+    names: set[str] = set()
+    for position, word in enumerate(raw_words):
+        acronym = len(word) > 1 and word.isupper()
+        if acronym or (word[:1].isupper() and (not title_case or position == 0)):
+            folded = fold(word)
+            if folded not in STOP_WORDS and not folded.isdigit():
+                names.add(_VARIANTS.get(folded, folded))
+    words: set[str] = set()
+    numbers: set[str] = set()
+    for word in raw_words:
+        folded = fold(word)
+        if folded.isdigit():
+            numbers.add(str(int(folded)))
+        elif _NUMBER.search(folded):
+            numbers.update(str(int(n)) for n in _NUMBER.findall(folded))
+        elif folded not in STOP_WORDS and len(folded) > 1:
+            words.add(_VARIANTS.get(folded, folded))
+    return TitleKey(frozenset(words), frozenset(numbers), frozenset(names & words))
+
+
+def _shared(a: frozenset[str], b: frozenset[str]) -> int:
+    """Words of `a` that have a match in `b`, exactly or fuzzily."""
+    exact = a & b
+    count = len(exact)
+    rest_b = b - exact
+    for word in a - exact:
+        if len(word) >= 5 and any(
+            fuzz.ratio(word, other) >= WORD_RATIO for other in rest_b if len(other) >= 5
+        ):
+            count += 1
+    return count
+
+
+def same_story(a: TitleKey, b: TitleKey) -> bool:
+    if len(a.words) < MIN_WORDS or len(b.words) < MIN_WORDS:
+        return False
+    if a.numbers and b.numbers and a.numbers != b.numbers:
+        return False
+    only_a, only_b = a.names - b.words, b.names - a.words
+    if only_a and only_b:
+        return False
+    shared = _shared(a.words, b.words)
+    union = len(a.words) + len(b.words) - shared
+    if union and shared / union >= JACCARD:
+        return True
+    smaller = min(len(a.words), len(b.words))
+    return shared >= MIN_SHARED and shared / smaller >= CONTAINMENT
+
+
+def similarity(a: TitleKey, b: TitleKey) -> float:
+    """A score in [0, 1] to rank candidate stories (higher is closer)."""
+    shared = _shared(a.words, b.words)
+    union = len(a.words) + len(b.words) - shared
+    return shared / union if union else 0.0
