@@ -132,11 +132,15 @@ def _progress(quiet: bool) -> Callable[[SourceOutcome], None] | None:
 def _summary(report: RunReport, config: Config) -> str:
     ok = report.ok
     not_modified = sum(1 for o in ok if o.status == "not_modified")
+    deferred = sum(1 for o in ok if o.status == "deferred")
     new = sum(o.new for o in ok)
     updated = sum(o.updated for o in ok)
+    blocked = sum(o.blocked for o in ok)
     lines = [
-        f"{len(report.outcomes)} sources checked: {len(ok)} ok ({not_modified} not modified),"
-        f" {len(report.failed)} failed; {new} new and {updated} updated entries"
+        f"{len(report.outcomes)} sources checked: {len(ok)} ok ({not_modified} not modified"
+        + (f", {deferred} deferred: their host asked to wait" if deferred else "")
+        + f"), {len(report.failed)} failed; {new} new and {updated} updated entries"
+        + (f"; {blocked} blocked by rules" if blocked else "")
         + (f"; {len(report.skipped)} not due" if report.skipped else "")
     ]
     for outcome in report.failed:
@@ -417,4 +421,98 @@ def publish(ctx: Context) -> None:
         click.echo(
             f"{report.items} items published to {config.settings.output_dir}"
             f" ({len(report.written)} files written, {len(report.unchanged)} unchanged)"
+        )
+
+
+def _editorial(ctx: Context, item: str, reason: str, hide: bool) -> None:
+    from aggregator.normalize import canonical_url
+    from aggregator.pipeline import publish_from_store, utcnow
+
+    if not reason.strip():
+        _fail("--reason must say why (it is kept in the editorial log)", EXIT_CONFIG)
+    config = _load_config(ctx.config_path)
+    with _open_store(config, locked=True) as store:
+        story = store.find_story(item, canonical_url(item))
+        if story is None:
+            _fail(
+                f"no story with id or link {item!r}; copy the id from feed.json or atom.xml,"
+                " or give the link of one of its entries",
+                EXIT_FAILED,
+            )
+        if story.hidden == hide:
+            state = "hidden" if hide else "not hidden"
+            click.echo(f"{story.uri} is already {state}: {story.title}")
+            return
+        now = utcnow()
+        store.set_hidden(story.uri, hide, reason.strip(), now)
+        report = publish_from_store(store, config, now)
+    if not ctx.quiet:
+        verb = "hidden" if hide else "shown again"
+        click.echo(f"{story.uri} {verb}: {story.title}")
+        click.echo(
+            f"{report.items} items published ({len(report.written)} files written,"
+            f" {len(report.unchanged)} unchanged)"
+        )
+
+
+@main.command()
+@click.argument("item")
+@click.option("--reason", required=True, help="Why (kept in the editorial log).")
+@pass_context
+def hide(ctx: Context, item: str, reason: str) -> None:
+    """Take a story out of every output, and keep it out.
+
+    ITEM is a story id (tag:...) or the link of any of its entries. The story stays
+    hidden while partners still list it, and entries that join it later are
+    hidden with it. The outputs are published again at once.
+
+    \b
+    Example:
+      aggregator hide tag:news.example.org,2026:story/3f2a... --reason "duplicate of ..."
+      aggregator hide https://partner.example/news/123 --reason "partner asked"
+    \b
+    Exit codes: 0 hidden (or already), 1 no such story or the store failed,
+    2 invalid configuration or empty reason, 75 another pass is running.
+    """
+    _editorial(ctx, item, reason, True)
+
+
+@main.command()
+@click.argument("item")
+@click.option("--reason", required=True, help="Why (kept in the editorial log).")
+@pass_context
+def unhide(ctx: Context, item: str, reason: str) -> None:
+    """Show a hidden story again (ITEM: story id or link), and publish.
+
+    \b
+    Example:
+      aggregator unhide https://partner.example/news/123 --reason "hidden by mistake"
+    \b
+    Exit codes: as for hide.
+    """
+    _editorial(ctx, item, reason, False)
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Every hide and unhide ever recorded.")
+@pass_context
+def hidden(ctx: Context, show_all: bool) -> None:
+    """List hidden stories with when and why; --all shows the whole editorial log.
+
+    \b
+    Example:
+      aggregator hidden --all
+    \b
+    Exit codes: 0 listed, 1 the store failed, 2 invalid configuration.
+    """
+    config = _load_config(ctx.config_path)
+    with _open_store(config, locked=False) as store:
+        records = store.editorial_log(current_only=not show_all)
+    if not records:
+        click.echo("no hidden stories" if not show_all else "the editorial log is empty")
+        return
+    for record in records:
+        click.echo(
+            f"{_when(record.at)}  {record.action:<6}  {record.story_uri}  {record.title}"
+            f"\n{'':18}reason: {record.reason}"
         )

@@ -73,6 +73,8 @@ class Source:
     stale_after: timedelta = timedelta(days=60)
     enabled: bool = True
     html: HtmlSelectors | None = None
+    block_titles: tuple[str, ...] = ()  # regular expressions; a match drops the entry
+    block_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,9 @@ class Settings:
     tag_authority: str = ""
     per_host: int = 2
     allow_networks: tuple[IPNetwork, ...] = ()
+    block_titles: tuple[str, ...] = ()  # for every source, on top of each source's own
+    block_urls: tuple[str, ...] = ()
+    retention: timedelta = timedelta(days=365)  # working-set age; stories stay tombstoned
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +200,24 @@ def _tags(value: object) -> tuple[str, ...]:
     return tuple(t.strip() for t in value)
 
 
+def _patterns(value: object) -> tuple[str, ...]:
+    """Block rules: a list of regular expressions, matched case-insensitively."""
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise _Invalid(
+            "expected a list of regular expressions",
+            'e.g. block_titles = ["^Job offer", "(?i)vacancy"]',
+        )
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _Invalid(
+                f"{pattern!r} is not a valid regular expression ({exc})",
+                "fix the pattern; escape literal characters such as ( . ? with a backslash",
+            ) from None
+    return tuple(value)
+
+
 def _source_type(value: object) -> str:
     if value not in SOURCE_TYPES:
         raise _Invalid(f"{value!r} is not a source type", f"use one of {', '.join(SOURCE_TYPES)}")
@@ -260,6 +283,9 @@ _SETTINGS_KEYS: dict[str, Parser] = {
     "tag_authority": _text,
     "per_host": _positive_int,
     "allow_networks": _networks,
+    "block_titles": _patterns,
+    "block_urls": _patterns,
+    "retention": parse_duration,
 }
 _SETTINGS_REQUIRED = ("title", "public_url")
 
@@ -281,6 +307,8 @@ _SOURCE_KEYS: dict[str, Parser] = {
     "home_page": lambda v: check_url(v),
     "tags": _tags,
     "html": lambda v: v,  # checked separately, key by key
+    "block_titles": _patterns,
+    "block_urls": _patterns,
     **_DEFAULTS_KEYS,
 }
 _SOURCE_REQUIRED = ("id", "url")

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.config import Source
@@ -177,3 +178,29 @@ def build_items(
     items = [build_item(members, sources) for members in stories if members]
     items.sort(key=lambda i: (i.published, i.id), reverse=True)
     return items
+
+
+def item_json(item: Item) -> dict[str, Any]:
+    """An item as plain JSON values (the snapshot kept when a story is pruned)."""
+    return {
+        "id": item.id,
+        "title": item.title,
+        "url": item.link,
+        "summary_html": item.summary_html,
+        "content_html": item.content_html,
+        "author": item.author,
+        "published": item.published.isoformat(),
+        "updated": item.updated.isoformat(),
+        "tags": list(item.tags),
+        "sources": [
+            {
+                "id": p.source_id,
+                "name": p.source_name,
+                "feed_url": p.source_url,
+                "home_page_url": p.home_page,
+                "url": p.link,
+                "published": p.published.isoformat(),
+            }
+            for p in item.sources
+        ],
+    }

@@ -191,6 +191,7 @@ class SourceOutcome:
     detail: str = ""
     warnings: tuple[str, ...] = ()
     duration: float = 0.0
+    blocked: int = 0  # entries dropped by a block rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,21 +7,25 @@ SourceOutcome, never an exception; only a store or publish error stops the pass.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import chain
 
-from aggregator.config import Config, Source
+from aggregator.config import Config, Settings, Source
 from aggregator.errors import ParseError, PublishError
 from aggregator.fetch import Fetcher, origin
 from aggregator.health import MOVE_CONFIRMATIONS, fetch_url, is_gone
-from aggregator.merge import WINDOW, build_items, plan_assignments
+from aggregator.merge import WINDOW, build_item, build_items, item_json, plan_assignments
 from aggregator.models import (
     Deferred,
+    Entry,
     Failed,
     FailureKind,
     Fetched,
@@ -146,6 +150,7 @@ def _process(
     result: FetchResult,
     now: datetime,
     state: SourceState | None,
+    settings: Settings,
 ) -> SourceOutcome:
     """Parse, normalise and store one fetch result; returns what happened.
 
@@ -170,6 +175,7 @@ def _process(
             )
         else:
             entries = [normalize_entry(raw, source.id, result.final_url) for raw in parsed.entries]
+            entries, blocked = _drop_blocked(entries, source, settings)
             hints = [h for h in (result.cache_for, parsed.ttl) if h is not None]
             facts = replace(
                 _moved(source, fetched, result.moved_to, state), duration=result.elapsed
@@ -195,6 +201,7 @@ def _process(
                 updated=updated,
                 warnings=parsed.warnings,
                 duration=result.elapsed,
+                blocked=blocked,
             )
     if isinstance(result, Failed):
         retry_at = next_check(source, now, failures=failures + 1, retry_after=result.retry_after)
@@ -215,6 +222,55 @@ def _process(
     check_at = next_check(source, now, hint=result.cache_for)
     store.record_not_modified(source.id, source.url, result.validators, now, check_at, facts)
     return SourceOutcome(source.id, "not_modified", http_status=304, duration=result.elapsed)
+
+
+@lru_cache(maxsize=256)
+def _block_rule(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One case-insensitive regex for a list of patterns (validated by config)."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+def _drop_blocked(
+    entries: list[Entry], source: Source, settings: Settings
+) -> tuple[list[Entry], int]:
+    """Drop entries matching a block rule (global or the source's): (kept, dropped)."""
+    titles = _block_rule(settings.block_titles + source.block_titles)
+    urls = _block_rule(settings.block_urls + source.block_urls)
+    if titles is None and urls is None:
+        return entries, 0
+    kept = [
+        e
+        for e in entries
+        if not (titles and titles.search(e.title))
+        and not (urls and any(urls.search(u) for u in (e.link, e.canonical_url) if u))
+    ]
+    return kept, len(entries) - len(kept)
+
+
+def prune(store: Store, config: Config, now: datetime) -> int:
+    """Retention: tombstone stories older than `retention` that no partner lists any more.
+
+    Their published form is kept as a snapshot (for archives); returns how many.
+    """
+    stories = store.prunable_stories(now - config.settings.retention)
+    if not stories:
+        return 0
+    sources = {s.id: s for s in config.sources}
+    snapshots = {}
+    for members in stories:
+        known = {
+            m.source_id: sources.get(m.source_id) or Source(m.source_id, m.source_id, "")
+            for m in members
+        }
+        item = build_item(members, known)
+        snapshots[item.id] = json.dumps(item_json(item), ensure_ascii=False)
+    store.prune(snapshots, now)
+    log.info(
+        "retention: %d stories older than %s left the working set",
+        len(snapshots),
+        config.settings.retention,
+    )
+    return len(snapshots)
 
 
 def merge(store: Store, config: Config, now: datetime) -> int:
@@ -283,13 +339,20 @@ def run_pass(
     for result in _fetch_due(fetcher, due, targets, validators, store.host_holds(started), started):
         source = by_id[result.source_id]
         outcome = _process(
-            store, source, targets[source.id], result, clock(), states.get(source.id)
+            store,
+            source,
+            targets[source.id],
+            result,
+            clock(),
+            states.get(source.id),
+            config.settings,
         )
         _log_outcome(outcome)
         outcomes.append(outcome)
         if progress:
             progress(outcome)
     merge(store, config, clock())
+    prune(store, config, clock())
     t0 = time.monotonic()
     report: PublishReport | None = None
     publish_error = None

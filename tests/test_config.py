@@ -416,6 +416,9 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
         "enabled": "false",
         "per_host": "3",
         "allow_networks": '["127.0.0.1", "10.0.0.0/8"]',
+        "block_titles": '["^Vacancy", "(?i)job offer"]',
+        "block_urls": '["/jobs/"]',
+        "retention": '"400d"',
         "id": '"every-key"',
         "name": '"Every key"',
         "url": '"https://e.example/news"',
@@ -447,3 +450,18 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
     assert config.settings.workers == 3
     assert config.settings.schedule_interval == timedelta(minutes=10)
     assert config.settings.language == "fr"
+
+
+def test_a_bad_block_pattern_names_the_key_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text(
+        '[aggregator]\ntitle = "t"\npublic_url = "https://x.example/"\n'
+        'block_titles = ["(unclosed"]\n\n[[sources]]\nid = "a"\nurl = "https://a.example/f"\n'
+        'block_urls = [""]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert "aggregator.block_titles" in message and "not a valid regular expression" in message
+    assert "block_urls" in message

@@ -29,6 +29,7 @@ from aggregator.normalize import effective_published
 from aggregator.store.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    editorial,
     entries,
     hosts,
     meta,
@@ -36,7 +37,7 @@ from aggregator.store.schema import (
     stories,
 )
 
-__all__ = ["FetchFacts", "Store"]
+__all__ = ["EditorialRecord", "FetchFacts", "Store", "StoryRef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +377,8 @@ class Store:
                 .join(stories, stories.c.pk == entries.c.story_pk)
                 .where(entries.c.published_at >= start, entries.c.published_at <= end)
             )
+            # Pruned stories stay tombstoned: a late duplicate joins them (and so stays
+            # out of the outputs) rather than starting a new story.
             return [_stored(row, row["uri"]) for row in conn.execute(query).mappings()]
 
     def story_index(self, canonical_urls: Iterable[str]) -> dict[str, str]:
@@ -420,13 +423,127 @@ class Store:
                 )
         return created
 
+    # --- editorial control ---
+
+    def find_story(self, ref: str, canonical: str | None) -> StoryRef | None:
+        """A story by its tag: URI, or by a member's link (as given or canonical)."""
+        with self._begin() as conn:
+            pk = conn.execute(select(stories.c.pk).where(stories.c.uri == ref)).scalar()
+            if pk is None:
+                by_link = select(entries.c.story_pk).where(
+                    entries.c.story_pk.is_not(None),
+                    (entries.c.link == ref) | (entries.c.canonical_url == (canonical or ref)),
+                )
+                pk = conn.execute(by_link.order_by(entries.c.story_pk).limit(1)).scalar()
+            if pk is None:
+                return None
+            return self._story_ref(conn, int(pk))
+
+    def _story_ref(self, conn: Connection, pk: int) -> StoryRef:
+        row = conn.execute(select(stories).where(stories.c.pk == pk)).mappings().one()
+        title = conn.execute(
+            select(entries.c.title)
+            .where(entries.c.story_pk == pk)
+            .order_by(entries.c.published_at, entries.c.pk)
+            .limit(1)
+        ).scalar()
+        if title is None and row["snapshot"]:
+            title = json.loads(row["snapshot"]).get("title")
+        return StoryRef(row["uri"], title or "", bool(row["hidden"]), row["pruned_at"] is not None)
+
+    def set_hidden(self, uri: str, hidden: bool, reason: str, now: datetime) -> None:
+        """Hide or unhide a story and record it in the editorial log, in one transaction."""
+        with self._begin() as conn:
+            conn.execute(update(stories).where(stories.c.uri == uri).values(hidden=int(hidden)))
+            conn.execute(
+                insert(editorial).values(
+                    story_uri=uri, action="hide" if hidden else "unhide", reason=reason, at=now
+                )
+            )
+
+    def editorial_log(self, *, current_only: bool) -> list[EditorialRecord]:
+        """Every hide/unhide, oldest first; or only the hides still in force."""
+        with self._begin() as conn:
+            rows = conn.execute(select(editorial).order_by(editorial.c.at, editorial.c.pk)).all()
+            hidden = set(conn.execute(select(stories.c.uri).where(stories.c.hidden == 1)).scalars())
+            titles: dict[str, str] = {}
+            for uri in {row.story_uri for row in rows}:
+                pk = conn.execute(select(stories.c.pk).where(stories.c.uri == uri)).scalar()
+                titles[uri] = self._story_ref(conn, int(pk)).title if pk is not None else ""
+        records = [
+            EditorialRecord(row.story_uri, row.action, row.reason, row.at, titles[row.story_uri])
+            for row in rows
+        ]
+        if not current_only:
+            return records
+        latest = {r.story_uri: r for r in records if r.action == "hide"}
+        return [r for uri, r in latest.items() if uri in hidden]
+
+    # --- retention ---
+
+    def prunable_stories(self, cutoff: datetime) -> list[list[StoredEntry]]:
+        """Stories (as their members) whose every entry is older than `cutoff` and was
+        last listed by its source before it: they leave the working set."""
+        with self._begin() as conn:
+            old = (
+                select(entries.c.story_pk)
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(stories.c.pruned_at.is_(None))
+                .group_by(entries.c.story_pk)
+                .having(
+                    func.max(entries.c.published_at) < cutoff,
+                    func.max(entries.c.last_seen_at) < cutoff,
+                )
+            )
+            pks = [row[0] for row in conn.execute(old)]
+            members: dict[int, list[StoredEntry]] = {pk: [] for pk in pks}
+            for chunk in _chunks(pks, 500):
+                query = (
+                    select(entries, stories.c.uri)
+                    .join(stories, stories.c.pk == entries.c.story_pk)
+                    .where(entries.c.story_pk.in_(chunk))
+                    .order_by(entries.c.published_at, entries.c.pk)
+                )
+                for row in conn.execute(query).mappings():
+                    members[row["story_pk"]].append(_stored(row, row["uri"]))
+        return [members[pk] for pk in pks]
+
+    def prune(self, snapshots: dict[str, str], now: datetime) -> None:
+        """Tombstone these stories (uri -> published item as JSON) in one transaction.
+
+        The story row keeps its id, seed and a snapshot for archives; its entries
+        keep their identity (source, key, links, hash) but lose their text, so a
+        partner that lists one again updates the tombstone instead of minting a
+        new story, and nothing is resurrected.
+        """
+        with self._begin() as conn:
+            for uri, snapshot in snapshots.items():
+                pk = conn.execute(select(stories.c.pk).where(stories.c.uri == uri)).scalar()
+                if pk is None:
+                    continue
+                conn.execute(
+                    update(stories)
+                    .where(stories.c.pk == pk)
+                    .values(pruned_at=now, snapshot=snapshot)
+                )
+                conn.execute(
+                    update(entries)
+                    .where(entries.c.story_pk == pk)
+                    .values(summary_html="", content_html="")
+                )
+
     def latest_stories(self, source_ids: Sequence[str], limit: int) -> list[list[StoredEntry]]:
         """The newest `limit` stories carried by these sources, each as its members."""
         with self._begin() as conn:
             published = func.min(entries.c.published_at).label("published")
             newest = (
                 select(entries.c.story_pk, published)
-                .where(entries.c.story_pk.is_not(None), entries.c.source_id.in_(source_ids))
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(
+                    entries.c.source_id.in_(source_ids),
+                    stories.c.hidden == 0,
+                    stories.c.pruned_at.is_(None),
+                )
                 .group_by(entries.c.story_pk)
                 .order_by(published.desc(), entries.c.story_pk.desc())
                 .limit(limit)
@@ -443,6 +560,25 @@ class Store:
                 for row in conn.execute(query).mappings():
                     members[row["story_pk"]].append(_stored(row, row["uri"]))
         return [members[pk] for pk in order if members[pk]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRef:
+    """A story as an editor sees it."""
+
+    uri: str
+    title: str
+    hidden: bool
+    pruned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EditorialRecord:
+    story_uri: str
+    action: str
+    reason: str
+    at: datetime
+    title: str
 
 
 def _entry_values(entry: Entry) -> dict[str, Any]:

@@ -102,7 +102,23 @@ stories = Table(
     Column("uri", Text, nullable=False, unique=True),
     Column("seed", Text, nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # v3: editorial control and retention.
+    Column("hidden", Integer, nullable=False, default=0),  # 1 while hidden by an editor
+    Column("pruned_at", UTCDateTime),  # its entries left the working set (a tombstone)
+    Column("snapshot", Text),  # the published item as JSON, kept when pruned
 )
+
+# v3: every hide/unhide, with time and reason (the audit trail; never deleted).
+editorial = Table(
+    "editorial",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("story_uri", Text, nullable=False),
+    Column("action", String(16), nullable=False),  # "hide" | "unhide"
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_editorial_story_uri", editorial.c.story_uri)
 
 # One row per entry per source. `key` is the identity inside the source
 # (guid:/link:/h1:); `published_at` is the effective date (clamped, stable).
@@ -142,17 +158,24 @@ def _v1_initial(connection: Connection) -> None:
 _V2_SOURCE_COLUMNS = ("added_at", "last_new_at", "last_duration", "moved_to", "moved_seen")
 
 
-def _v2_health(connection: Connection) -> None:
-    # v1 creates tables from the current definitions, so a store created by this
-    # version already has the columns; one created by an older version gets them here.
-    present = {column["name"] for column in inspect(connection).get_columns("sources")}
-    for name in _V2_SOURCE_COLUMNS:
+def _add_missing_columns(connection: Connection, table: Table, names: tuple[str, ...]) -> None:
+    """ALTER TABLE ... ADD COLUMN for each of `names` the table lacks.
+
+    v1 creates tables from the current definitions, so a store created by this
+    version already has every column; one created by an older version gets them here.
+    """
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for name in names:
         if name in present:
             continue
-        column = sources.c[name]
+        column = table.c[name]
         kind = column.type.compile(dialect=connection.dialect)
-        default = " NOT NULL DEFAULT 0" if name == "moved_seen" else ""
-        connection.execute(text(f"ALTER TABLE sources ADD COLUMN {name} {kind}{default}"))
+        default = " NOT NULL DEFAULT 0" if not column.nullable else ""
+        connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{default}"))
+
+
+def _v2_health(connection: Connection) -> None:
+    _add_missing_columns(connection, sources, _V2_SOURCE_COLUMNS)
     connection.execute(
         update(sources)
         .where(sources.c.added_at.is_(None))
@@ -161,9 +184,15 @@ def _v2_health(connection: Connection) -> None:
     metadata.create_all(connection, tables=[hosts])
 
 
+def _v3_editorial(connection: Connection) -> None:
+    _add_missing_columns(connection, stories, ("hidden", "pruned_at", "snapshot"))
+    metadata.create_all(connection, tables=[editorial])
+
+
 # (version, description, function). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: sources, stories, entries", _v1_initial),
     (2, "source health (added, last new entry, duration, moves) and host holds", _v2_health),
+    (3, "editorial hide/unhide log, hidden stories, retention tombstones", _v3_editorial),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
