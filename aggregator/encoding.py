@@ -249,7 +249,7 @@ def decode_feed(body: bytes, content_type: str | None) -> Decoded:
     """Decode an RSS/Atom body, reconciling BOM, HTTP charset and XML declaration.
 
     Strict UTF-8 is tried before any label because real partners mislabel, and
-    always in the same direction: a CMS or web server configured years ago says
+    mostly in one direction: a CMS or web server configured years ago says
     `charset=ISO-8859-1` (or the XML declaration does) while the application now
     writes UTF-8. Bytes that are not UTF-8 almost never happen to form valid UTF-8
     sequences — any non-ASCII windows-1252 text does not — so a body that decodes
