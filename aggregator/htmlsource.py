@@ -22,10 +22,10 @@ import lxml.html
 from dateutil import parser as dateparser
 
 from aggregator.config import HtmlSelectors
+from aggregator.encoding import decode_html
 from aggregator.errors import ParseError
 from aggregator.models import FailureKind, ParsedFeed, RawEntry
 
-_CHARSET = re.compile(r"charset=([\w.:-]+)", re.IGNORECASE)
 # "1. Join our Q&A session…": list numbering shifts whenever an item is added, so it
 # is not part of the title (else every new item would "edit" all the others).
 _NUMBERING = re.compile(r"^\s*\d{1,3}[.)]\s+(?=\S)")
@@ -66,11 +66,15 @@ def _parse_date(text: str, date_format: str | None) -> datetime | None:
 def parse_html_list(
     body: bytes, content_type: str | None, url: str, selectors: HtmlSelectors
 ) -> ParsedFeed:
-    match = _CHARSET.search(content_type or "")
+    # encoding.py decides the charset (BOM, UTF-8, HTTP, <meta>, windows-1252); lxml
+    # gets UTF-8 and is told so, which makes it ignore the page's <meta> label.
+    decoded = decode_html(body, content_type)
     try:
-        parser = lxml.html.HTMLParser(encoding=match.group(1) if match else None)
-        doc = lxml.html.document_fromstring(body, parser=parser, base_url=url)
-    except (lxml.etree.ParserError, LookupError, ValueError) as exc:
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        doc = lxml.html.document_fromstring(
+            decoded.text.encode("utf-8"), parser=parser, base_url=url
+        )
+    except (lxml.etree.ParserError, ValueError) as exc:
         raise ParseError(
             FailureKind.MALFORMED, f"the page could not be parsed as HTML: {exc}"
         ) from exc
@@ -112,9 +116,9 @@ def parse_html_list(
                 updated=None,
             )
         )
-    warnings: tuple[str, ...] = ()
+    warnings = decoded.warnings
     if skipped:
-        warnings = (f"{skipped} of {len(items)} list items had no title or link and were skipped",)
+        warnings += (f"{skipped} of {len(items)} list items had no title or link and were skipped",)
     if not entries:
         raise ParseError(
             FailureKind.NO_ITEMS,

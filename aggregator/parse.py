@@ -6,7 +6,11 @@ detail precise enough for the operator (line and column for XML, what the body
 looks like when it is not a feed). Like lemon24/reader, a feed that is not
 well-formed XML fails unless the source is marked `lenient = true`, in which case
 what feedparser's tolerant parser recovered is kept and the problem is a warning.
-Encoding mismatches that feedparser resolves are warnings, not failures.
+
+Bytes are decoded by encoding.py before any parser sees them (BOM, UTF-8, HTTP
+charset, XML declaration, windows-1252, in that order); feedparser then gets UTF-8
+labelled as UTF-8, so its own RFC 3023 guesses never re-decode the text. A mislabel
+is a warning, not a failure.
 
 feedparser 6.0 has no JSON Feed support, so JSON Feed 1.0/1.1 is mapped here.
 HTML news lists (type = "html") are handled by htmlsource.py.
@@ -25,6 +29,7 @@ import feedparser
 from dateutil import parser as dateparser
 
 from aggregator.config import Source
+from aggregator.encoding import decode_feed, decode_json, strip_xml_forbidden, utf8_content_type
 from aggregator.errors import ParseError
 from aggregator.models import FailureKind, ParsedFeed, RawEntry
 
@@ -63,19 +68,23 @@ def _html_title(body: bytes) -> str:
 
 
 def parse_xml_feed(body: bytes, content_type: str | None, url: str, *, lenient: bool) -> ParsedFeed:
+    decoded = decode_feed(body, content_type)
+    data = decoded.xml_utf8()
     headers = {"content-location": url}
     if content_type:
-        headers["content-type"] = content_type
+        # The media type still matters to feedparser (NonXMLContentType); the charset
+        # must not, or it would decode our UTF-8 as whatever the partner claimed.
+        headers["content-type"] = utf8_content_type(content_type)
     # Relative URLs in content: with xml:base the document says what they are relative
     # to, and feedparser applies it; without, normalize resolves them against the
     # item's own link (an article's images are relative to the article, not the feed).
     result: Any = feedparser.parse(
-        body,
+        data,
         response_headers=headers,
         sanitize_html=True,
-        resolve_relative_uris=b"xml:base" in body,
+        resolve_relative_uris=b"xml:base" in data,
     )
-    warnings: list[str] = []
+    warnings: list[str] = list(decoded.warnings)
     version = result.get("version", "")
     entries = result.get("entries", [])
     if result.get("bozo"):
@@ -84,9 +93,9 @@ def parse_xml_feed(body: bytes, content_type: str | None, url: str, *, lenient: 
         if name in _BENIGN_BOZO:
             warnings.append(f"encoding: {exc}")
         else:
-            sniff = body.lstrip(_BOM_AND_SPACE)[:2048]
+            sniff = data.lstrip(_BOM_AND_SPACE)[:2048]
             if not entries and _HTML_SNIFF.search(sniff):
-                title = _html_title(body)
+                title = _html_title(data)
                 raise ParseError(
                     FailureKind.NOT_A_FEED,
                     "the body is an HTML page, not a feed"
@@ -98,9 +107,9 @@ def parse_xml_feed(body: bytes, content_type: str | None, url: str, *, lenient: 
                 raise ParseError(FailureKind.MALFORMED, detail)
             warnings.append(f"{detail}; kept {len(entries)} entries recovered (lenient)")
     if not version and not entries:
-        sniff = body.lstrip(_BOM_AND_SPACE)[:2048]
+        sniff = data.lstrip(_BOM_AND_SPACE)[:2048]
         if _HTML_SNIFF.search(sniff):
-            title = _html_title(body)
+            title = _html_title(data)
             raise ParseError(
                 FailureKind.NOT_A_FEED,
                 "the body is an HTML page, not a feed"
@@ -200,10 +209,9 @@ def _from_feedparser(entry: Any, feed_author: str | None) -> RawEntry:
 
 
 def parse_json_feed(body: bytes) -> ParsedFeed:
+    text = decode_json(body).text  # raises ParseError when not UTF-8/16/32
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ParseError(FailureKind.MALFORMED, f"JSON Feed is not UTF-8: {exc}") from exc
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ParseError(
             FailureKind.MALFORMED,
@@ -230,7 +238,8 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
 
 def _str(value: object) -> str | None:
     if isinstance(value, str | int) and not isinstance(value, bool):
-        text = str(value).strip()
+        # "\u0001" is valid JSON but not a character our Atom and RSS output can carry.
+        text = strip_xml_forbidden(str(value), char_refs=False)[0].strip()
         return text or None
     return None
 

@@ -60,6 +60,12 @@ def test_fixture(expected_path: Path) -> None:
         assert spec["detail_contains"].lower() in info.value.detail.lower()
         return
     parsed = parse(body, spec["content_type"], spec["base_url"], source)
+    if "warnings" in spec:  # each expected fragment appears; [] means "no warnings at all"
+        joined = " | ".join(parsed.warnings)
+        if not spec["warnings"]:
+            assert parsed.warnings == ()
+        for fragment in spec["warnings"]:
+            assert fragment in joined, (fragment, parsed.warnings)
     entries = [normalize_entry(raw, "fixture", spec["base_url"]) for raw in parsed.entries]
     got = [
         {
