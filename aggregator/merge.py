@@ -59,6 +59,10 @@ class _FuzzyIndex:
         for word in key.words:
             self.by_word.setdefault(word, set()).add(uri)
 
+    def sources_of(self, uri: str) -> set[str]:
+        story = self.stories.get(uri)
+        return story.sources if story else set()
+
     def find(self, source_id: str, published: datetime, title: str) -> str | None:
         key = title_key(title)
         counts: dict[str, int] = {}
@@ -105,6 +109,10 @@ def plan_assignments(
     for entry in ordered:
         seed = seed_of(entry)
         uri = index.get(entry.canonical_url or "") or index.get(seed)
+        if uri is not None and entry.source_id in fuzzy.sources_of(uri):
+            # The partner already gave this story under another id with the same
+            # link: a generic link (its news page), not one story. Keep them apart.
+            uri, seed = None, f"{entry.source_id} {entry.key}"
         if uri is None:
             uri = fuzzy.find(entry.source_id, entry.published_at, entry.title)
         if uri is None:

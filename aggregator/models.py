@@ -267,3 +267,5 @@ class SourceState:
     last_duration: float | None = None
     moved_to: str | None = None  # a permanent redirect target seen on the last fetch(es)
     moved_seen: int = 0  # how many consecutive passes saw that same move
+    identity: str = "guid"  # "link" once the source's GUIDs were seen to churn
+    identity_reason: str | None = None

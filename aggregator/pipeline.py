@@ -176,11 +176,13 @@ def _process(
         else:
             entries = [normalize_entry(raw, source.id, result.final_url) for raw in parsed.entries]
             entries, blocked = _drop_blocked(entries, source, settings)
+            if state is not None and state.identity == "link":
+                entries = [_by_link(e) for e in entries]
             hints = [h for h in (result.cache_for, parsed.ttl) if h is not None]
             facts = replace(
                 _moved(source, fetched, result.moved_to, state), duration=result.elapsed
             )
-            new, updated = store.record_entries(
+            new, updated, rekeyed = store.record_entries(
                 source.id,
                 source.url,
                 result.validators,
@@ -193,6 +195,13 @@ def _process(
                 ),
                 facts,
             )
+            if rekeyed and (state is None or state.identity != "link"):
+                log.warning(
+                    "source=%s %d entries came back under new ids with the same link;"
+                    " its entries are identified by link from now on",
+                    source.id,
+                    rekeyed,
+                )
             return SourceOutcome(
                 source.id,
                 "ok",
@@ -222,6 +231,13 @@ def _process(
     check_at = next_check(source, now, hint=result.cache_for)
     store.record_not_modified(source.id, source.url, result.validators, now, check_at, facts)
     return SourceOutcome(source.id, "not_modified", http_status=304, duration=result.elapsed)
+
+
+def _by_link(entry: Entry) -> Entry:
+    """Re-key an entry by its canonical link (a source whose GUIDs churn)."""
+    if entry.canonical_url and entry.key.startswith("guid:"):
+        return replace(entry, key=f"link:{entry.canonical_url}")
+    return entry
 
 
 @lru_cache(maxsize=256)

@@ -173,9 +173,9 @@ def test_store_upserts_detects_edits_and_keeps_validators(tmp_path: Path) -> Non
         validators = Validators('W/"abc"', "Wed, 02 Dec 2026 10:00:00 GMT")
         args = ("a", "https://a.example/feed", validators, 200)
         batch = [entry("1", "One"), entry("2", "Two"), entry("2", "Two")]
-        assert store.record_entries(*args, batch, (), NOW, NOW) == (2, 0)
-        assert store.record_entries(*args, batch, (), NOW, NOW) == (0, 0)
-        assert store.record_entries(*args, [entry("1", "One, edited")], (), NOW, NOW) == (0, 1)
+        assert store.record_entries(*args, batch, (), NOW, NOW) == (2, 0, 0)
+        assert store.record_entries(*args, batch, (), NOW, NOW) == (0, 0, 0)
+        assert store.record_entries(*args, [entry("1", "One, edited")], (), NOW, NOW) == (0, 1, 0)
         state = store.source_states()["a"]
         assert state.validators == validators
         assert state.entries == 2

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -37,7 +37,15 @@ from aggregator.store.schema import (
     stories,
 )
 
-__all__ = ["EditorialRecord", "FetchFacts", "Store", "StoryRef"]
+__all__ = ["EditorialRecord", "FetchFacts", "Recorded", "Store", "StoryRef"]
+
+
+class Recorded(NamedTuple):
+    """What record_entries did: entries inserted, edited, re-identified after GUID churn."""
+
+    new: int
+    updated: int
+    rekeyed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +208,8 @@ class Store:
                 last_duration=row["last_duration"],
                 moved_to=row["moved_to"],
                 moved_seen=row["moved_seen"] or 0,
+                identity=row["identity"] or "guid",
+                identity_reason=row["identity_reason"],
             )
             for row in rows
         }
@@ -225,32 +235,52 @@ class Store:
         now: datetime,
         next_check: datetime,
         fetch: FetchFacts = FetchFacts(),
-    ) -> tuple[int, int]:
+    ) -> Recorded:
         """Upsert a source's entries and its success state in one transaction.
 
-        Returns (new, updated). Entries absent from this fetch are kept: feeds are a
+        Returns (new, updated, rekeyed). Entries absent from this fetch are kept: feeds are a
         window, not the whole history. `url` is the configured URL (not where it
         moved to); `fetch` carries the health facts of this fetch.
         """
         with self._begin() as conn:
             existing = {
-                row.key: (row.pk, row.content_hash, row.first_seen_at)
+                row.key: (row.pk, row.content_hash, row.first_seen_at, row.canonical_url)
                 for row in conn.execute(
                     select(
-                        entries.c.pk, entries.c.key, entries.c.content_hash, entries.c.first_seen_at
+                        entries.c.pk,
+                        entries.c.key,
+                        entries.c.content_hash,
+                        entries.c.first_seen_at,
+                        entries.c.canonical_url,
                     ).where(entries.c.source_id == source_id)
                 )
+            }
+            incoming = {entry.key for entry in new_entries}
+            # GUID churn: an entry under an unknown key whose link is that of a stored
+            # entry which this fetch no longer lists is that entry, re-identified.
+            # (Two entries listed together under one link stay two entries.)
+            by_link = {
+                canonical: key
+                for key, (_, _, _, canonical) in existing.items()
+                if canonical and key not in incoming
             }
             inserts: list[dict[str, Any]] = []
             changes: list[tuple[int, dict[str, Any]]] = []
             seen_pks: list[int] = []
             batch_keys: set[str] = set()
+            churned: list[tuple[str, str]] = []
             for entry in new_entries:
                 if entry.key in batch_keys:
                     continue  # a feed listing the same entry twice: first one wins
                 batch_keys.add(entry.key)
                 values = _entry_values(entry)
-                if entry.key not in existing:
+                key = entry.key
+                if key not in existing and entry.canonical_url in by_link:
+                    key = by_link.pop(entry.canonical_url or "")
+                    churned.append((key, entry.key))
+                    # From now on the source's entries go by link (see _identity_switch).
+                    values["key"] = f"link:{entry.canonical_url}"
+                if key not in existing:
                     values.update(
                         source_id=source_id,
                         key=entry.key,
@@ -260,7 +290,7 @@ class Store:
                     )
                     inserts.append(values)
                     continue
-                pk, old_hash, first_seen = existing[entry.key]
+                pk, old_hash, first_seen, _ = existing[key]
                 seen_pks.append(pk)
                 if old_hash != entry.content_hash:
                     values.update(
@@ -268,6 +298,8 @@ class Store:
                         published_at=effective_published(entry.published, first_seen),
                     )
                     changes.append((pk, values))
+                elif "key" in values and values["key"] != key:
+                    changes.append((pk, {"key": values["key"]}))
             if inserts:
                 conn.execute(insert(entries), inserts)
             for pk, values in changes:
@@ -290,8 +322,10 @@ class Store:
                 next_check_at=next_check,
                 **fetch.values(),
                 **({"last_new_at": now} if inserts else {}),
+                **_identity_switch(churned),
             )
-        return len(inserts), len(changes)
+        edited = sum(1 for _, v in changes if list(v) != ["key"])
+        return Recorded(len(inserts), edited, len(churned))
 
     def record_not_modified(
         self,
@@ -579,6 +613,20 @@ class EditorialRecord:
     reason: str
     at: datetime
     title: str
+
+
+def _identity_switch(churned: list[tuple[str, str]]) -> dict[str, Any]:
+    """Columns recording that a source's GUIDs churn (its entries go by link from now)."""
+    if not churned:
+        return {}
+    old, new = churned[0]
+    return {
+        "identity": "link",
+        "identity_reason": (
+            f"{len(churned)} entries came back under new ids with the same link"
+            f" (e.g. {old} → {new}); entries are identified by link"
+        ),
+    }
 
 
 def _entry_values(entry: Entry) -> dict[str, Any]:

@@ -81,6 +81,10 @@ sources = Table(
     Column("last_duration", Float),  # seconds the last fetch took
     Column("moved_to", Text),  # target of a permanent redirect chain, if any
     Column("moved_seen", Integer, nullable=False, default=0),  # consecutive passes that saw it
+    # v4: how entries of this source are identified: "guid" (default) or "link" once its
+    # GUIDs were seen to churn (the same link back under a new GUID), and why.
+    Column("identity", String(16)),
+    Column("identity_reason", Text),
 )
 
 # v2: origins (scheme://host:port) that asked us to wait (429/503 Retry-After).
@@ -189,10 +193,15 @@ def _v3_editorial(connection: Connection) -> None:
     metadata.create_all(connection, tables=[editorial])
 
 
+def _v4_identity(connection: Connection) -> None:
+    _add_missing_columns(connection, sources, ("identity", "identity_reason"))
+
+
 # (version, description, function). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: sources, stories, entries", _v1_initial),
     (2, "source health (added, last new entry, duration, moves) and host holds", _v2_health),
     (3, "editorial hide/unhide log, hidden stories, retention tombstones", _v3_editorial),
+    (4, "per-source entry identity (guid or link) after GUID churn", _v4_identity),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
