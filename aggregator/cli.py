@@ -297,53 +297,149 @@ def demo(output_dir: str | None, database: str | None, port: int) -> None:
 
 
 @main.command()
-@click.option("--fetch", is_flag=True, help="Also fetch and parse each source once.")
+@click.option(
+    "--fetch",
+    is_flag=True,
+    help="Also fetch and parse each source once; show what HTML selectors find.",
+)
+@click.option(
+    "--source",
+    "only",
+    multiple=True,
+    metavar="ID",
+    help="With --fetch: only this source (repeatable).",
+)
+@click.option(
+    "--items",
+    "show",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="With --fetch: items shown per HTML source (0: all).",
+)
 @pass_context
-def check(ctx: Context, fetch: bool) -> None:
+def check(ctx: Context, fetch: bool, only: tuple[str, ...], show: int) -> None:
     """Validate the configuration; with --fetch, also try every source once.
 
     Every problem is listed with its key, line and a fix. Nothing is written.
+    For an HTML source, --fetch prints what the selectors extract from each item
+    (title, link, date as read and as written, summary, id), how many items each
+    selector matched, and warnings, so the selectors can be tuned.
 
     \b
     Example:
-      aggregator check --fetch
+      aggregator check --fetch --source partner-news-page
     \b
-    Exit codes: 0 valid (and every source fetched), 1 a source failed, 2 invalid configuration.
+    Exit codes: 0 valid (and every source fetched), 1 a source failed, 2 invalid
+    configuration or unknown --source.
     """
     config = _load_config(ctx.config_path)
     click.echo(f"{config.path}: ok, {len(config.sources)} sources")
+    if only and not fetch:
+        _fail("--source needs --fetch", EXIT_CONFIG)
     if not fetch:
         return
     from aggregator.errors import ParseError
     from aggregator.fetch import Fetcher
-    from aggregator.models import Fetched, NotModified, Validators
+    from aggregator.models import Fetched, NotModified
     from aggregator.parse import parse
 
+    unknown = [sid for sid in only if config.source(sid) is None]
+    if unknown:
+        _fail(f"unknown source id(s): {', '.join(unknown)}; see `aggregator sources`", EXIT_CONFIG)
+    chosen = [s for s in config.sources if not only or s.id in only]
     failures = 0
     fetcher = Fetcher(config.settings)
-    results = {r.source_id: r for r in fetcher.fetch_all(config.sources, {})}
-    for source in config.sources:
+    results = {r.source_id: r for r in fetcher.fetch_all(chosen, {})}
+    for source in chosen:
         result = results[source.id]
         if isinstance(result, Fetched):
+            moved = f" (final URL {result.final_url})" if result.final_url != source.url else ""
             try:
-                parsed = parse(result.body, result.content_type, result.final_url, source)
+                if source.type == "html":
+                    lines = _html_check(
+                        source, result.body, result.content_type, result.final_url, show
+                    )
+                    lines[0] += moved
+                else:
+                    parsed = parse(result.body, result.content_type, result.final_url, source)
+                    lines = [f"  ok     {source.id}: {len(parsed.entries)} entries{moved}"]
+                    lines += [f"         warning: {w}" for w in parsed.warnings]
             except ParseError as exc:
                 failures += 1
                 click.echo(f"  FAILED {source.id}: {exc.kind}: {exc.detail}")
                 continue
-            moved = f" (final URL {result.final_url})" if result.final_url != source.url else ""
-            click.echo(f"  ok     {source.id}: {len(parsed.entries)} entries{moved}")
-            for warning in parsed.warnings:
-                click.echo(f"         warning: {warning}")
+            click.echo("\n".join(lines))
         elif isinstance(result, NotModified):
             click.echo(f"  ok     {source.id}: not modified")
         else:
             failures += 1
             click.echo(f"  FAILED {source.id}: {result.kind}: {result.detail}")
-    del Validators
     if failures:
-        click.echo(f"{failures} of {len(config.sources)} sources failed")
+        click.echo(f"{failures} of {len(chosen)} sources failed")
         sys.exit(EXIT_FAILED)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _shorten(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _html_check(
+    source: Source, body: bytes, content_type: str | None, url: str, show: int
+) -> list[str]:
+    """What the selectors extract, item by item (raises ParseError like parsing)."""
+    from aggregator.dates import describe
+    from aggregator.errors import ParseError
+    from aggregator.htmlsource import extract_html_list
+    from aggregator.models import FailureKind
+    from aggregator.normalize import normalize_entry, plain_text
+
+    assert source.html is not None  # guaranteed by config validation
+    extraction = extract_html_list(body, content_type, url, source.html)
+    entries = extraction.entries
+    if not entries:
+        raise ParseError(
+            FailureKind.NO_ITEMS,
+            f"{len(extraction.items)} items matched {source.html.item!r} but none had a title"
+            f" ({source.html.title!r})",
+        )
+    lines = [
+        f"  ok     {source.id}: {len(entries)} entries from {len(extraction.items)} items (html)"
+    ]
+    if extraction.base_url != url:
+        lines.append(f"         links resolve against <base href> {extraction.base_url}")
+    for match in extraction.matches:
+        lines.append(
+            f"         {match.key + ' selector':<17} {match.selector!r}:"
+            f" {match.matched} of {match.total} items"
+        )
+    if source.html.group:
+        lines.append(
+            f"         {'group selector':<17} {source.html.group!r}: {extraction.headings} headings"
+        )
+    lines += [f"         warning: {w}" for w in extraction.warnings]
+    shown = extraction.items[:show] if show else extraction.items
+    for item in shown:
+        lines.append(f"         [{item.position}] title:   {item.title or '-'}")
+        lines.append(f"             link:    {item.link or '-'}")
+        raw = repr(item.date_raw) if item.date_raw is not None else "no date text"
+        heading = f", heading {item.heading!r}" if item.heading is not None else ""
+        lines.append(f"             date:    {describe(item.published)} ({raw}{heading})")
+        summary = plain_text(item.summary) if item.summary else "-"
+        lines.append(f"             summary: {_shorten(summary)}")
+        if item.entry is None:
+            lines.append(f"             id:      - (skipped: {item.skipped})")
+        else:
+            key = normalize_entry(item.entry, source.id, url).key
+            lines.append(f"             id:      {key}")
+    if len(shown) < len(extraction.items):
+        hidden = len(extraction.items) - len(shown)
+        lines.append(f"         … {_plural(hidden, 'more item')} (--items 0 shows all)")
+    return lines
 
 
 def _when(value: datetime | None) -> str:
