@@ -174,7 +174,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
 
 
 def test_help_for_every_command_has_an_example(tmp_path: Path) -> None:
-    for command in ("run", "schedule", "demo", "check", "sources", "publish"):
+    for command in ("run", "schedule", "demo", "check", "sources", "publish", "add"):
         result = run_cli(command, "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Example" in result.stdout, command
