@@ -13,20 +13,23 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from aggregator import __version__
 from aggregator import config as config_mod
-from aggregator.config import Config
+from aggregator.config import Config, Source
 from aggregator.errors import AggregatorError, ConfigError, LockedError, StoreError
-from aggregator.models import RunReport, SourceOutcome
+from aggregator.models import FetchResult, RunReport, SourceOutcome
 from aggregator.store import Store
+
+if TYPE_CHECKING:
+    from aggregator.discover import Discovery
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED = 0, 1, 2, 75
 DEMO_PORT = 8765
@@ -300,44 +303,79 @@ def demo(output_dir: str | None, database: str | None, port: int) -> None:
 
 
 @main.command()
-@click.option("--fetch", is_flag=True, help="Also fetch and parse each source once.")
+@click.option(
+    "--fetch",
+    is_flag=True,
+    help="Also fetch and parse each source once; show what HTML selectors find.",
+)
+@click.option(
+    "--source",
+    "only",
+    multiple=True,
+    metavar="ID",
+    help="With --fetch: only this source (repeatable).",
+)
+@click.option(
+    "--items",
+    "show",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="With --fetch: items shown per HTML source (0: all).",
+)
 @pass_context
-def check(ctx: Context, fetch: bool) -> None:
+def check(ctx: Context, fetch: bool, only: tuple[str, ...], show: int) -> None:
     """Validate the configuration; with --fetch, also try every source once.
 
     Every problem is listed with its key, line and a fix. Nothing is written.
+    For an HTML source, --fetch prints what the selectors extract from each item
+    (title, link, date as read and as written, summary, id), how many items each
+    selector matched, and warnings, so the selectors can be tuned.
 
     \b
     Example:
-      aggregator check --fetch
+      aggregator check --fetch --source partner-news-page
     \b
-    Exit codes: 0 valid (and every source fetched), 1 a source failed, 2 invalid configuration.
+    Exit codes: 0 valid (and every source fetched), 1 a source failed, 2 invalid
+    configuration or unknown --source.
     """
     config = _load_config(ctx.config_path)
     click.echo(f"{config.path}: ok, {len(config.sources)} sources")
+    if only and not fetch:
+        _fail("--source needs --fetch", EXIT_CONFIG)
     if not fetch:
         return
     from aggregator.errors import ParseError
     from aggregator.fetch import Fetcher
-    from aggregator.models import Deferred, Fetched, NotModified, Validators
+    from aggregator.models import Deferred, Fetched, NotModified
     from aggregator.parse import parse
 
+    unknown = [sid for sid in only if config.source(sid) is None]
+    if unknown:
+        _fail(f"unknown source id(s): {', '.join(unknown)}; see `aggregator sources`", EXIT_CONFIG)
+    chosen = [s for s in config.sources if not only or s.id in only]
     failures = 0
     fetcher = Fetcher(config.settings)
-    results = {r.source_id: r for r in fetcher.fetch_all(config.sources, {})}
-    for source in config.sources:
+    results = {r.source_id: r for r in fetcher.fetch_all(chosen, {})}
+    for source in chosen:
         result = results[source.id]
         if isinstance(result, Fetched):
+            moved = f" (final URL {result.final_url})" if result.final_url != source.url else ""
             try:
-                parsed = parse(result.body, result.content_type, result.final_url, source)
+                if source.type == "html":
+                    lines = _html_check(
+                        source, result.body, result.content_type, result.final_url, show
+                    )
+                    lines[0] += moved
+                else:
+                    parsed = parse(result.body, result.content_type, result.final_url, source)
+                    lines = [f"  ok     {source.id}: {len(parsed.entries)} entries{moved}"]
+                    lines += [f"         warning: {w}" for w in parsed.warnings]
             except ParseError as exc:
                 failures += 1
                 click.echo(f"  FAILED {source.id}: {exc.kind}: {exc.detail}")
                 continue
-            moved = f" (final URL {result.final_url})" if result.final_url != source.url else ""
-            click.echo(f"  ok     {source.id}: {len(parsed.entries)} entries{moved}")
-            for warning in parsed.warnings:
-                click.echo(f"         warning: {warning}")
+            click.echo("\n".join(lines))
         elif isinstance(result, NotModified):
             click.echo(f"  ok     {source.id}: not modified")
         elif isinstance(result, Deferred):
@@ -345,10 +383,75 @@ def check(ctx: Context, fetch: bool) -> None:
         else:
             failures += 1
             click.echo(f"  FAILED {source.id}: {result.kind}: {result.detail}")
-    del Validators
     if failures:
-        click.echo(f"{failures} of {len(config.sources)} sources failed")
+        click.echo(f"{failures} of {len(chosen)} sources failed")
         sys.exit(EXIT_FAILED)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def _shorten(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _html_check(
+    source: Source, body: bytes, content_type: str | None, url: str, show: int
+) -> list[str]:
+    """What the selectors extract, item by item (raises ParseError like parsing)."""
+    from aggregator.dates import describe
+    from aggregator.errors import ParseError
+    from aggregator.htmlsource import extract_html_list
+    from aggregator.models import FailureKind
+    from aggregator.normalize import normalize_entry, plain_text
+
+    assert source.html is not None  # guaranteed by config validation
+    extraction = extract_html_list(body, content_type, url, source.html)
+    entries = extraction.entries
+    if not entries:
+        raise ParseError(
+            FailureKind.NO_ITEMS,
+            f"{len(extraction.items)} items matched {source.html.item!r} but none had a title"
+            f" ({source.html.title!r})",
+        )
+    lines = [
+        f"  ok     {source.id}: {len(entries)} entries from {len(extraction.items)} items (html)"
+    ]
+    if extraction.base_url != url:
+        lines.append(f"         links resolve against <base href> {extraction.base_url}")
+    for match in extraction.matches:
+        lines.append(
+            f"         {match.key + ' selector':<17} {match.selector!r}:"
+            f" {match.matched} of {match.total} items"
+        )
+    if source.html.group:
+        lines.append(
+            f"         {'group selector':<17} {source.html.group!r}: {extraction.headings} headings"
+        )
+    lines += [f"         warning: {w}" for w in extraction.warnings]
+    shown = extraction.items[:show] if show else extraction.items
+    for item in shown:
+        lines.append(f"         [{item.position}] title:   {item.title or '-'}")
+        lines.append(f"             link:    {item.link or '-'}")
+        raw = repr(item.date_raw) if item.date_raw is not None else "no date text"
+        heading = f", heading {item.heading!r}" if item.heading is not None else ""
+        lines.append(f"             date:    {describe(item.published)} ({raw}{heading})")
+        summary = plain_text(item.summary) if item.summary else "-"
+        lines.append(f"             summary: {_shorten(summary)}")
+        if item.entry is None:
+            lines.append(f"             id:      - (skipped: {item.skipped})")
+        else:
+            key = normalize_entry(item.entry, source.id, url).key
+            lines.append(f"             id:      {key}")
+    if len(shown) < len(extraction.items):
+        hidden = len(extraction.items) - len(shown)
+        lines.append(f"         … {_plural(hidden, 'more item')} (--items 0 shows all)")
+    return lines
 
 
 def _when(value: datetime | None) -> str:
@@ -516,3 +619,207 @@ def hidden(ctx: Context, show_all: bool) -> None:
             f"{_when(record.at)}  {record.action:<6}  {record.story_uri}  {record.title}"
             f"\n{'':18}reason: {record.reason}"
         )
+
+
+@main.command()
+@click.argument("url")
+@click.option(
+    "--id", "source_id", metavar="ID", help="Source id (default: from the host, made unique)."
+)
+@click.option("--name", metavar="NAME", help="Partner name (default: the feed's title).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every item (repeatable).")
+@click.option(
+    "--pick",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Use candidate N of the list shown instead of the first usable one.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the [[sources]] block; write nothing.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The configuration file to add to (default: the global --config, feeds.toml).",
+)
+@pass_context
+def add(
+    ctx: Context,
+    url: str,
+    source_id: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    pick: int | None,
+    dry_run: bool,
+    config_path: str | None,
+) -> None:
+    """Find the feed of a partner's page and add it to feeds.toml as a source.
+
+    Fetches URL: a feed is used as it is; on an HTML page, the feeds it links to
+    (<link rel="alternate">) are tried, else common paths such as /feed and
+    /rss.xml on the same site. Every candidate is listed with its type, title and
+    entries; the first usable one is taken (or --pick N). A [[sources]] block is
+    appended to the file (existing content is kept byte for byte), then the file
+    is validated and restored if it does not load. --dry-run only prints the block.
+
+    \b
+    Example:
+      aggregator add https://partner.example/news --tag ngo --dry-run
+      aggregator add https://partner.example/news --id partner-news --pick 2
+    \b
+    Exit codes: 0 added (or printed with --dry-run, or already configured), 1 the
+    URL could not be fetched or no feed was found, 2 invalid configuration or
+    options (the file is left unchanged).
+    """
+    from urllib.parse import urlsplit
+
+    from aggregator.configwrite import append_source, newline_of, source_block
+    from aggregator.discover import derive_id, discover
+    from aggregator.normalize import canonical_url
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        _fail(f"{url!r} is not an absolute http(s) URL; write it with https://", EXIT_CONFIG)
+    url = url.strip()
+    path = Path(config_path or ctx.config_path)
+    config = _load_config(str(path))
+    existing = {s.id for s in config.sources}
+    if source_id is not None:
+        if not config_mod.is_source_id(source_id):
+            _fail(
+                f"--id {source_id!r} is not a valid source id; use lower-case letters, digits"
+                " and '-', e.g. partner-news",
+                EXIT_CONFIG,
+            )
+        if source_id in existing:
+            _fail(f"--id {source_id!r} is already used in {path}; choose another", EXIT_CONFIG)
+    if any(not t.strip() for t in tags) or (name is not None and not name.strip()):
+        _fail("--tag and --name must not be empty", EXIT_CONFIG)
+
+    discovery = discover(url, _fetch_many(config))
+    if discovery.error:
+        _fail(f"cannot fetch {url}: {discovery.error}", EXIT_FAILED)
+    _show_discovery(discovery)
+    valid = discovery.valid
+    if not valid:
+        suggested = source_id or derive_id(discovery.final_url, discovery.page_title, existing)
+        click.echo(_no_feed_help(discovery, suggested))
+        sys.exit(EXIT_FAILED)
+    if pick is not None:
+        if pick > len(discovery.candidates):
+            _fail(f"--pick {pick}: there are {len(discovery.candidates)} candidates", EXIT_CONFIG)
+        chosen = discovery.candidates[pick - 1]
+        if not chosen.ok:
+            _fail(f"--pick {pick}: {chosen.url} is not a usable feed ({chosen.error})", EXIT_CONFIG)
+    else:
+        chosen = valid[0]
+    click.echo(f"using [{discovery.candidates.index(chosen) + 1}] {chosen.url}")
+    wanted = {canonical_url(chosen.url)} | (
+        {canonical_url(url)} if chosen.found_by == "url" else set()
+    )
+    same = [s for s in config.sources if canonical_url(s.url) in wanted]
+    if same:
+        click.echo(f"{chosen.url} is already configured as source {same[0].id!r}; nothing added")
+        return
+
+    title = chosen.title or discovery.page_title
+    new_id = source_id or derive_id(chosen.url, title, existing)
+    fields: list[tuple[str, str | tuple[str, ...]]] = [
+        ("id", new_id),
+        ("name", (name or title or urlsplit(chosen.url).hostname or new_id).strip()),
+        ("url", chosen.url),
+    ]
+    if discovery.is_html:
+        fields.append(("home_page", discovery.final_url))
+    if tags:
+        fields.append(("tags", tuple(t.strip() for t in tags)))
+    how = {"url": "the feed given", "link": "linked from", "path": "a common path of"}
+    comment = f"Added by `aggregator add` ({how[chosen.found_by]} {url})"
+    try:
+        original = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc}", EXIT_CONFIG)
+    block = source_block(fields, comment=comment, newline=newline_of(original))
+    if dry_run:
+        click.echo(f"dry run: would append to {path}:\n")
+        click.echo(block, nl=False)
+        return
+
+    def verify(written: Path) -> None:
+        loaded = config_mod.load(written)
+        added = loaded.source(new_id)
+        if added is None or added.url != chosen.url:
+            from aggregator.errors import ConfigProblem
+
+            raise ConfigError(
+                str(written),
+                [ConfigProblem("sources", f"the new source {new_id!r} did not load as written")],
+            )
+
+    try:
+        append_source(path, block, verify)
+    except ConfigError as exc:
+        _fail(f"{exc}\n{path} was left unchanged", EXIT_CONFIG)
+    click.echo(f"added source {new_id!r} to {path}:\n")
+    click.echo(block, nl=False)
+    click.echo(f"\ncheck it with: aggregator check --fetch --source {new_id}")
+
+
+def _fetch_many(config: Config) -> Callable[[Sequence[str]], list[FetchResult]]:
+    """Fetch URLs with the pipeline's Fetcher (same User-Agent, limits and politeness)."""
+    from aggregator.fetch import Fetcher
+
+    fetcher = Fetcher(config.settings)
+
+    def fetch_many(urls: Sequence[str]) -> list[FetchResult]:
+        probes = [Source(id=f"candidate-{n}", name="candidate", url=u) for n, u in enumerate(urls)]
+        results = {r.source_id: r for r in fetcher.fetch_all(probes, {})}
+        return [results[p.id] for p in probes]
+
+    return fetch_many
+
+
+def _show_discovery(discovery: Discovery) -> None:
+    first = discovery.candidates[0] if discovery.candidates else None
+    if discovery.is_html:
+        title = f' "{discovery.page_title}"' if discovery.page_title else ""
+        click.echo(f"{discovery.final_url} is an HTML page{title}")
+    elif first is not None and first.found_by == "url":
+        click.echo(f"{discovery.url} is a feed" + ("" if first.ok else " but cannot be used"))
+    else:
+        click.echo(f"{discovery.final_url} is neither a feed nor an HTML page")
+    links = [c for c in discovery.candidates if c.found_by == "link"]
+    if discovery.is_html and not links:
+        click.echo('  it links to no feed (<link rel="alternate">)')
+    if discovery.probed:
+        found = sum(1 for c in discovery.candidates if c.found_by == "path")
+        click.echo(f"  probed {len(discovery.probed)} common paths: {_plural(found, 'feed')}")
+    for number, candidate in enumerate(discovery.candidates, 1):
+        where = {"url": "the URL", "link": "linked", "path": "probed"}[candidate.found_by]
+        if candidate.ok:
+            title = f'"{candidate.title}"' if candidate.title else "(untitled)"
+            click.echo(
+                f"  [{number}] {candidate.url}  {candidate.type or '?'}  {title}"
+                f"  {_entries(candidate.entries)}  ({where})"
+            )
+        else:
+            click.echo(f"  [{number}] {candidate.url}  NOT USABLE: {candidate.error}  ({where})")
+
+
+def _no_feed_help(discovery: Discovery, suggested_id: str) -> str:
+    from aggregator.configwrite import toml_string
+
+    return (
+        f"no feed found for {discovery.url}.\n"
+        "If the page lists news items, add it as an HTML source with CSS selectors,"
+        " for example:\n\n"
+        "[[sources]]\n"
+        f"id = {toml_string(suggested_id)}\n"
+        f"name = {toml_string(discovery.page_title or suggested_id)}\n"
+        'type = "html"\n'
+        f"url = {toml_string(discovery.final_url)}\n"
+        'html = { item = "ul.news > li", title = "h3", link = "h3 a@href",'
+        ' date = ".date", summary = "p" }\n\n'
+        "then adjust the selectors until `aggregator check --fetch --source"
+        f" {suggested_id}` shows the right titles, links and dates (see docs/CONFIG.md)."
+    )

@@ -46,7 +46,10 @@ class HtmlSelectors:
     """CSS selectors that turn an HTML news list into entries.
 
     `link` (and optionally the others) may end in `@attr` to take an attribute
-    instead of the element's text, e.g. `h3 a@href` or `time@datetime`.
+    instead of the element's text, e.g. `h3 a@href` or `time@datetime`. `group`
+    selects month headings on the page (not inside items) whose month and year
+    complete day-only item dates; `id` selects a stable identifier inside the item
+    (`@data-id` reads the item's own attribute). See docs/CONFIG.md.
     """
 
     item: str
@@ -55,6 +58,9 @@ class HtmlSelectors:
     date: str | None = None
     date_format: str | None = None
     summary: str | None = None
+    group: str | None = None
+    id: str | None = None
+    day_first: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +230,13 @@ def _source_type(value: object) -> str:
     return str(value)
 
 
+def is_source_id(value: str) -> bool:
+    """Whether `value` is a valid source id (lower-case letters, digits and '-')."""
+    return bool(_ID_RE.fullmatch(value))
+
+
 def _source_id(value: object) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not is_source_id(value):
         raise _Invalid(
             f"{value!r} is not a valid source id",
             "use lower-case letters, digits and '-', e.g. \"ilo-forced-labour\"",
@@ -320,6 +331,9 @@ _HTML_KEYS: dict[str, Parser] = {
     "date": _text,
     "date_format": _text,
     "summary": _text,
+    "group": _text,
+    "id": _text,
+    "day_first": _bool,
 }
 _HTML_REQUIRED = ("item", "title", "link")
 
@@ -555,7 +569,7 @@ def _html(
         col.add(f"{prefix}.html", "must be a table of selectors", where=(*where, "html"))
         return None
     values = col.table(raw, _HTML_KEYS, _HTML_REQUIRED, f"{prefix}.html", where, anchor="html")
-    for key in ("item", "title", "link", "date", "summary"):
+    for key in ("item", "title", "link", "date", "summary", "group", "id"):
         selector = values.get(key)
         if selector is None:
             continue

@@ -77,7 +77,7 @@ def test_demo_feeds_toml_loads_once_base_is_filled_in() -> None:
         title="h3 a",
         link="h3 a@href",
         date=".date",
-        date_format="%d %B %Y",
+        group="h2.month",
         summary="p",
     )
     assert config.settings.tag_authority == "demo.forced-labour-news.example,2026"
@@ -435,18 +435,24 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
                 "date": "time@datetime",
                 "date_format": "%Y-%m-%d",
                 "summary": "p",
+                "group": "h2.month",
+                "id": "@data-id",
             }.items()
         )
-        + " }",
+        + ", day_first = false }",
     }
     keys = documented_keys()
-    assert set(keys["sources.html"]) == {"item", "title", "link", "date", "date_format", "summary"}
+    assert set(keys["sources.html"]) == {
+        *("item", "title", "link", "date", "date_format", "summary", "group", "id", "day_first")
+    }
     lines = ["[aggregator]", *(f"{k} = {samples[k]}" for k in keys["aggregator"])]
     lines += ["[defaults]", *(f"{k} = {samples[k]}" for k in keys["defaults"])]
     lines += ["[[sources]]", *(f"{k} = {samples[k]}" for k in keys["sources"])]
     config = loads("\n".join(lines) + "\n", tmp_path / "feeds.toml")
     (source,) = config.sources
     assert source.html is not None and source.html.date_format == "%Y-%m-%d"
+    assert source.html.group == "h2.month" and source.html.id == "@data-id"
+    assert source.html.day_first is False
     assert config.settings.workers == 3
     assert config.settings.schedule_interval == timedelta(minutes=10)
     assert config.settings.language == "fr"

@@ -169,10 +169,13 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert any(len(i["_aggregator"]["sources"]) > 1 for i in feed["items"])
     text = (tmp_path / "output" / "feed.json").read_text()
     assert "<script" not in text and "javascript:" not in text
+    # The HTML partner prints only "Thursday 26" under "November 2026" (html.group).
+    (solar,) = [i for i in feed["items"] if i["url"].endswith("/solar-risk-assessment")]
+    assert solar["date_published"].startswith("2026-11-26T00:00:00")
 
 
 def test_help_for_every_command_has_an_example(tmp_path: Path) -> None:
-    for command in ("run", "schedule", "demo", "check", "sources", "publish"):
+    for command in ("run", "schedule", "demo", "check", "sources", "publish", "add"):
         result = run_cli(command, "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Example" in result.stdout, command
