@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from aggregator.config import Source
 from aggregator.models import Item, Provenance, StoredEntry
-from aggregator.similarity import TitleKey, same_story, similarity, title_key
+from aggregator.similarity import MIN_WORDS, TitleKey, same_story, similarity, title_key
 
 
 def seed_of(entry: StoredEntry) -> str:
@@ -35,6 +35,7 @@ def story_uri(seed: str, authority: str) -> str:
 
 
 WINDOW = timedelta(days=10)  # re-publications come within days of the original
+COMMON_WORD = 200  # a word in more stories of the window than this finds no candidates
 
 
 @dataclass(slots=True)
@@ -65,19 +66,34 @@ class _FuzzyIndex:
 
     def find(self, source_id: str, published: datetime, title: str) -> str | None:
         key = title_key(title)
+        if len(key.words) < MIN_WORDS:
+            return None
+        # Candidates come through the title's less common words: a word carried by
+        # very many stories in the window ("forced", "labour") finds nothing specific.
         counts: dict[str, int] = {}
+        specific = 0
         for word in key.words:
-            for uri in self.by_word.get(word, ()):
+            posting = self.by_word.get(word, ())
+            if len(posting) > COMMON_WORD:
+                continue
+            specific += 1
+            for uri in posting:
                 counts[uri] = counts.get(uri, 0) + 1
+        needed = min(2, specific)
         best: tuple[float, str] | None = None
         for uri, shared in counts.items():
-            if shared < 2:
+            if shared < needed:
                 continue
             story = self.stories[uri]
             if source_id in story.sources:
                 continue  # a partner does not publish one story twice
             for when, other in story.members:
-                if abs(when - published) > WINDOW or not same_story(key, other):
+                if abs(when - published) > WINDOW:
+                    continue
+                # same_story needs most words shared; cheap exact bound first.
+                if len(key.words & other.words) * 2 < min(len(key.words), len(other.words)):
+                    continue
+                if not same_story(key, other):
                     continue
                 score = similarity(key, other)
                 if best is None or (score, uri) > best:
