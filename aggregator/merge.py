@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from aggregator.config import Source
 from aggregator.models import Item, Provenance, StoredEntry
-from aggregator.similarity import MIN_WORDS, TitleKey, same_story, similarity, title_key
+from aggregator.normalize import plain_text
+from aggregator.similarity import TitleKey, same_story, similarity, text_words, title_key
 
 
 def seed_of(entry: StoredEntry) -> str:
@@ -35,6 +36,7 @@ def story_uri(seed: str, authority: str) -> str:
 
 
 WINDOW = timedelta(days=10)  # re-publications come within days of the original
+NEAR = timedelta(days=4)  # a rewritten title joins by its summary only this close in time
 COMMON_WORD = 200  # a word in more stories of the window than this finds no candidates
 
 
@@ -42,7 +44,7 @@ COMMON_WORD = 200  # a word in more stories of the window than this finds no can
 class _Story:
     uri: str
     sources: set[str] = field(default_factory=set)
-    members: list[tuple[datetime, TitleKey]] = field(default_factory=list)
+    members: list[tuple[datetime, TitleKey, frozenset[str]]] = field(default_factory=list)
 
 
 class _FuzzyIndex:
@@ -52,11 +54,11 @@ class _FuzzyIndex:
         self.stories: dict[str, _Story] = {}
         self.by_word: dict[str, set[str]] = {}
 
-    def add(self, uri: str, source_id: str, published: datetime, title: str) -> None:
+    def add(self, uri: str, entry: StoredEntry) -> None:
         story = self.stories.setdefault(uri, _Story(uri))
-        story.sources.add(source_id)
-        key = title_key(title)
-        story.members.append((published, key))
+        story.sources.add(entry.source_id)
+        key = title_key(entry.title)
+        story.members.append((entry.published_at, key, _summary(entry)))
         for word in key.words:
             self.by_word.setdefault(word, set()).add(uri)
 
@@ -64,10 +66,10 @@ class _FuzzyIndex:
         story = self.stories.get(uri)
         return story.sources if story else set()
 
-    def find(self, source_id: str, published: datetime, title: str) -> str | None:
-        key = title_key(title)
-        if len(key.words) < MIN_WORDS:
-            return None
+    def find(self, entry: StoredEntry) -> str | None:
+        source_id, published = entry.source_id, entry.published_at
+        key = title_key(entry.title)
+        summary = _summary(entry)
         # Candidates come through the title's less common words: a word carried by
         # very many stories in the window ("forced", "labour") finds nothing specific.
         counts: dict[str, int] = {}
@@ -87,18 +89,20 @@ class _FuzzyIndex:
             story = self.stories[uri]
             if source_id in story.sources:
                 continue  # a partner does not publish one story twice
-            for when, other in story.members:
+            for when, other, other_summary in story.members:
                 if abs(when - published) > WINDOW:
                     continue
-                # same_story needs most words shared; cheap exact bound first.
-                if len(key.words & other.words) * 2 < min(len(key.words), len(other.words)):
-                    continue
-                if not same_story(key, other):
+                near = abs(when - published) <= NEAR
+                if not same_story(key, other, summary, other_summary, near=near):
                     continue
                 score = similarity(key, other)
                 if best is None or (score, uri) > best:
                     best = (score, uri)
         return best[1] if best else None
+
+
+def _summary(entry: StoredEntry) -> frozenset[str]:
+    return text_words(plain_text(entry.summary_html)) if entry.summary_html else frozenset()
 
 
 def plan_assignments(
@@ -119,7 +123,7 @@ def plan_assignments(
     fuzzy = _FuzzyIndex()
     for entry in sorted(neighbours, key=lambda e: (e.published_at, e.source_id, e.key)):
         if entry.story_uri is not None:
-            fuzzy.add(entry.story_uri, entry.source_id, entry.published_at, entry.title)
+            fuzzy.add(entry.story_uri, entry)
     plan: list[tuple[int, str, str]] = []
     ordered = sorted(unassigned, key=lambda e: (e.published_at, e.source_id, e.key))
     for entry in ordered:
@@ -130,13 +134,13 @@ def plan_assignments(
             # link: a generic link (its news page), not one story. Keep them apart.
             uri, seed = None, f"{entry.source_id} {entry.key}"
         if uri is None:
-            uri = fuzzy.find(entry.source_id, entry.published_at, entry.title)
+            uri = fuzzy.find(entry)
         if uri is None:
             uri = story_uri(seed, authority)
         index.setdefault(seed, uri)
         if entry.canonical_url:
             index.setdefault(entry.canonical_url, uri)
-        fuzzy.add(uri, entry.source_id, entry.published_at, entry.title)
+        fuzzy.add(uri, entry)
         plan.append((entry.pk, uri, seed))
     return plan
 
