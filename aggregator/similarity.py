@@ -3,7 +3,11 @@
 Pure functions. A title becomes a `TitleKey`: accent- and case-folded significant
 words (stop words of English, French and Spanish dropped, a few spelling variants
 folded: labor/labour, organization/organisation), the numbers it contains, and the
-words written with a capital inside the title (names: countries, organisations).
+words written with a capital inside the title (names: countries, organisations; a
+title's first word, or any word of a Title Case headline, only when it is an acronym
+or a country in English, French or Spanish, from pycountry). Acronyms match the
+initials of capitalised words ("GWC" = "Global Workers' Confederation"), and short
+country forms are spelled out ("UK" = "United Kingdom").
 
 Two entries are the same story unless each title names something, or has a number,
 that the other lacks ("Argentina ratifies ..." is not "Finland ratifies ...";
@@ -14,8 +18,9 @@ not "– 10 March"; one side may add a name or a year: "ILO and Walk Free Founda
 1. the titles' words overlap: Jaccard >= 0.7, or one contains >= 85 % of the other's
    words and they share at least 4 (words compared fuzzily, rapidfuzz ratio >= 88,
    so plurals and small typos match);
-2. published within a few days (`near`), the titles share >= 60 % of the shorter's
-   words (at least 4) and the summaries' first 60 significant words overlap >= 20 %;
+2. published within a few days (`near`), the titles share >= 75 % of the shorter's
+   words (at least 5), or >= 60 % (at least 4) and the summaries' first 60
+   significant words overlap >= 20 %;
 3. published within a few days, the titles share at least 2 words and the summaries
    overlap >= 30 % (a rewritten title over the same text).
 
@@ -27,11 +32,13 @@ forced labour") never match on the title alone.
 
 from __future__ import annotations
 
+import gettext
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pycountry
 from rapidfuzz import fuzz
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -60,6 +67,17 @@ _STOP_ES = (
     "al con del el en entre es la las lo los para por que se su sus un una y o nuevo nueva sobre"
 )
 STOP_WORDS = frozenset(f"{_STOP_EN} {_STOP_FR} {_STOP_ES}".split())
+# Short forms partners use for countries (folded).
+_ALIASES = {
+    "uk": "united kingdom",
+    "usa": "united states",
+    "us": "united states",
+    "uae": "united arab emirates",
+    "drc": "democratic republic congo",
+    "rdc": "democratic republic congo",
+    "eeuu": "united states",
+}
+_POSSESSIVE = frozenset({"s"})  # "Workers' " leaves no word; "Workers's" leaves "s"
 _VARIANTS = {
     "labor": "labour",
     "organization": "organisation",
@@ -73,6 +91,8 @@ JACCARD = 0.7
 CONTAINMENT = 0.85
 MIN_SHARED = 4
 WORD_RATIO = 88.0
+NEAR_CONTAINMENT = 0.75  # published within days: a little less of the title suffices
+NEAR_SHARED = 5
 SUMMARY_WORDS = 60  # the start of a summary is what partners copy
 SUMMARY_MIN = 8  # fewer significant words than this is no evidence
 SUMMARY_CONTAINMENT = 0.3  # titles sharing only a few words: summaries overlap this much
@@ -86,6 +106,7 @@ class TitleKey:
     words: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
+    initials: frozenset[str] = frozenset()  # of its runs of capitalised words
 
 
 def fold(text: str) -> str:
@@ -94,33 +115,86 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+@lru_cache(maxsize=1)
+def _country_words() -> frozenset[str]:
+    """First words of country names in English, French and Spanish (pycountry).
+
+    A title's first word is capitalised whatever it is; it counts as a name only
+    when it is one of these ("Brazil ratifies ..." vs "Chile ratifies ...").
+    """
+    languages = [
+        gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[code])
+        for code in ("fr", "es")
+    ]
+    words: set[str] = set()
+    for country in pycountry.countries:
+        for attribute in ("name", "common_name", "official_name"):
+            name = getattr(country, attribute, None)
+            if not name:
+                continue
+            for text in (name, *(t.gettext(name) for t in languages)):
+                first = _WORD.findall(text.split(",")[0])
+                words.update(fold(w) for w in first[:1] if fold(w) not in STOP_WORDS)
+    return frozenset(words)
+
+
+def _initials(words: list[str]) -> set[str]:
+    """Initialisms of runs of capitalised words: "Global Workers' Confederation" -> gwc."""
+    found, run = set(), []
+    for word in [*words, ""]:
+        if word[:1].isupper() and not word.isupper() and fold(word) not in STOP_WORDS:
+            run.append(word)
+            continue
+        if len(run) >= 2:
+            found.add("".join(fold(w)[0] for w in run))
+        run = []
+    return found
+
+
+def _alias(word: str) -> str:
+    """The folded word; a country's short form (UK, EEUU) spelled out."""
+    folded = fold(word)
+    return _ALIASES.get(folded, folded) if word.isupper() else folded
+
+
 @lru_cache(maxsize=65536)
 def title_key(title: str) -> TitleKey:
     text = _SUFFIX.sub("", _PREFIX.sub("", title)).strip()
-    raw_words = _WORD.findall(text)
+    raw_words = [w for w in _WORD.findall(text) if w not in _POSSESSIVE]
     significant = [w for w in raw_words if fold(w) not in STOP_WORDS and not w.isdigit()]
     capitalised = [w for w in significant if w[:1].isupper()]
     # In a Title Case Headline every word is capitalised: only acronyms (ILO, OIT)
-    # and the first word mark names there.
+    # and countries mark names there; the first word of any title likewise.
     title_case = len(significant) >= 3 and len(capitalised) > 0.6 * len(significant)
+    first = next((n for n, w in enumerate(raw_words) if fold(w) not in STOP_WORDS), 0)
     names: set[str] = set()
     for position, word in enumerate(raw_words):
+        folded = _alias(word)
+        if folded in STOP_WORDS or folded.isdigit():
+            continue
         acronym = len(word) > 1 and word.isupper()
-        if acronym or (word[:1].isupper() and (not title_case or position == 0)):
-            folded = fold(word)
-            if folded not in STOP_WORDS and not folded.isdigit():
-                names.add(_VARIANTS.get(folded, folded))
+        if title_case or position == first:
+            named = acronym or folded in _country_words()
+        else:
+            named = acronym or word[:1].isupper()
+        if named:
+            names.add(_VARIANTS.get(folded, folded))
     words: set[str] = set()
     numbers: set[str] = set()
     for word in raw_words:
-        folded = fold(word)
+        folded = _alias(word)
         if folded.isdigit():
             numbers.add(str(int(folded)))
         elif _NUMBER.search(folded):
             numbers.update(str(int(n)) for n in _NUMBER.findall(folded))
         elif folded not in STOP_WORDS and len(folded) > 1:
-            words.add(_VARIANTS.get(folded, folded))
-    return TitleKey(frozenset(words), frozenset(numbers), frozenset(names & words))
+            words.update(_VARIANTS.get(part, part) for part in folded.split())
+    # "WLO and GWC sign ..." is "WLO and Global Workers' Confederation sign ...".
+    initials = _initials(raw_words)
+    names = {part for name in names for part in name.split()}
+    return TitleKey(
+        frozenset(words), frozenset(numbers), frozenset(names & words), frozenset(initials)
+    )
 
 
 def _shared(a: frozenset[str], b: frozenset[str]) -> int:
@@ -148,7 +222,16 @@ def _conflict(a: TitleKey, b: TitleKey) -> bool:
     """Each title has a number, or a name, that the other lacks: two stories."""
     if (a.numbers - b.numbers) and (b.numbers - a.numbers):
         return True
-    return bool(a.names - b.words) and bool(b.names - a.words)
+    only_a = a.names - b.words - _spelled_out(a, b)
+    only_b = b.names - a.words - _spelled_out(b, a)
+    return bool(only_a) and bool(only_b)
+
+
+def _spelled_out(a: TitleKey, b: TitleKey) -> set[str]:
+    """Names of `a` that `b` has too, one way or the other, as an acronym."""
+    acronyms_in_b = b.names & a.initials  # a writes out what b abbreviates
+    covered = {w for w in a.names if any(w[:1] in x for x in acronyms_in_b)}
+    return covered | (a.names & b.initials)  # a abbreviates what b writes out
 
 
 def same_story(
@@ -169,6 +252,8 @@ def same_story(
             return True
         smaller = min(len(a.words), len(b.words))
         if shared >= MIN_SHARED and shared / smaller >= CONTAINMENT:
+            return True
+        if near and shared >= NEAR_SHARED and shared / smaller >= NEAR_CONTAINMENT:
             return True
     # A rewritten title: the summaries must say it is one story, the more so the
     # less the titles agree.

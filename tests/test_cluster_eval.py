@@ -19,7 +19,7 @@ def test_clustering_meets_the_precision_target_and_keeps_its_recall() -> None:
     same_language = pairwise_scores(predicted, evalset, exclude_translations=True)
     assert everything.precision >= 0.99, everything
     assert same_language.precision >= 0.99, same_language
-    assert same_language.recall >= 0.92, same_language
+    assert same_language.recall >= 0.95, same_language
 
 
 def test_hard_negatives_are_never_merged() -> None:
