@@ -126,7 +126,8 @@ def _progress(quiet: bool) -> Callable[[SourceOutcome], None] | None:
         return None
 
     def show(outcome: SourceOutcome) -> None:
-        mark = {"ok": "ok", "not_modified": "304", "failed": "FAILED"}[outcome.status]
+        marks = {"ok": "ok", "not_modified": "304", "failed": "FAILED", "deferred": "later"}
+        mark = marks.get(outcome.status, outcome.status)
         click.echo(f"  {mark:>6}  {outcome.source_id}", err=True)
 
     return show
