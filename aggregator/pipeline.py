@@ -40,8 +40,8 @@ from aggregator.models import (
 )
 from aggregator.normalize import normalize_entry
 from aggregator.parse import parse
-from aggregator.publish import publish
-from aggregator.publish.status import STATUS_NAME, render_status
+from aggregator.publish import Snapshot, publish
+from aggregator.publish.common import Timeline, tag_slug
 from aggregator.store import FetchFacts, Store
 
 log = logging.getLogger("aggregator")
@@ -321,12 +321,40 @@ def current_items(store: Store, config: Config) -> list[Item]:
     return build_items(stories, sources)
 
 
-def publish_from_store(store: Store, config: Config, now: datetime | None = None) -> PublishReport:
-    now = now or utcnow()
-    status = render_status(
-        config.settings, config.sources, store.source_states(), store.host_holds(now), now
+def tag_timelines(store: Store, config: Config) -> list[Timeline]:
+    """One timeline per tag of the configured sources (their `tags`), in name order."""
+    sources = {s.id: s for s in config.sources}
+    by_tag: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for source in config.sources:
+        for tag in source.tags:
+            by_tag.setdefault(tag_slug(tag), []).append(source.id)
+            labels.setdefault(tag_slug(tag), tag)
+    timelines = []
+    for slug, source_ids in sorted(by_tag.items()):
+        if not slug:
+            continue
+        stories = store.latest_stories(source_ids, config.settings.max_items)
+        items = build_items(stories, sources)
+        if items:
+            timelines.append(Timeline(items=items, slug=slug, label=labels[slug]))
+    return timelines
+
+
+def snapshot(store: Store, config: Config, now: datetime) -> Snapshot:
+    return Snapshot(
+        settings=config.settings,
+        sources=config.sources,
+        main=Timeline(items=current_items(store, config)),
+        tags=tuple(tag_timelines(store, config)),
+        states=store.source_states(),
+        holds=store.host_holds(now),
+        now=now,
     )
-    return publish(current_items(store, config), config.settings, [(STATUS_NAME, status)])
+
+
+def publish_from_store(store: Store, config: Config, now: datetime | None = None) -> PublishReport:
+    return publish(snapshot(store, config, now or utcnow()))
 
 
 def run_pass(

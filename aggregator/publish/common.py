@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -18,25 +20,59 @@ EMPTY_FEED_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class FeedInfo:
+    """One feed's metadata. `path` is its folder under the site ("" or "tags/x/")."""
+
     title: str
     subtitle: str
     home_url: str
     language: str
     updated: datetime
     version: str = __version__
+    path: str = ""
 
     def url(self, name: str) -> str:
-        return self.home_url + name
+        """The public URL of `name` in this feed's folder."""
+        return self.home_url + self.path + name
+
+    @property
+    def page_url(self) -> str:
+        """The HTML page this feed belongs to (its folder's index)."""
+        return self.home_url + self.path
 
 
-def feed_info(settings: Settings, items: list[Item]) -> FeedInfo:
+def tag_slug(tag: str) -> str:
+    """A stable URL slug for a tag: "Child Labour" -> "child-labour", "Côte" -> "cote"."""
+    folded = unicodedata.normalize("NFKD", tag)
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The items of one published feed: the whole timeline, or one tag's."""
+
+    items: list[Item]
+    slug: str = ""  # "" for the whole timeline; else the tag slug
+    label: str = ""  # what the tag is, for titles ("Child labour")
+
+    @property
+    def path(self) -> str:
+        return f"tags/{self.slug}/" if self.slug else ""
+
+
+def feed_info(settings: Settings, items: list[Item], timeline: Timeline | None = None) -> FeedInfo:
     updated = max((i.updated for i in items), default=EMPTY_FEED_UPDATED)
+    title, subtitle = settings.title, settings.subtitle or settings.title
+    if timeline is not None and timeline.slug:
+        title = f"{settings.title}: {timeline.label or timeline.slug}"
+        subtitle = f"{subtitle} — {timeline.label or timeline.slug}"
     return FeedInfo(
-        title=settings.title,
-        subtitle=settings.subtitle or settings.title,
+        title=title,
+        subtitle=subtitle,
         home_url=settings.public_url,
         language=settings.language,
         updated=updated,
+        path=timeline.path if timeline is not None else "",
     )
 
 
