@@ -184,6 +184,28 @@ def setup_naive(spec: dict[str, Any], _workdir: Path) -> Pass:
     return one_pass
 
 
+def _profiled(one_pass: Pass, name: str, stem: Path) -> dict[str, Any]:
+    """Run a pass under pyinstrument (statistical, low overhead) or, without it, cProfile."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+
+        profile = cProfile.Profile()
+        result = profile.runcall(one_pass, name)
+        profile.dump_stats(stem.with_suffix(".pstats"))
+        return result
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    try:
+        return one_pass(name)
+    finally:
+        profiler.stop()
+        stem.with_suffix(".txt").write_text(profiler.output_text(unicode=True), encoding="utf-8")
+        stem.with_suffix(".html").write_text(profiler.output_html(), encoding="utf-8")
+
+
 SETUPS: dict[str, Callable[[dict[str, Any], Path], Pass]] = {
     "ours": setup_ours,
     "reader": setup_reader,
@@ -200,7 +222,10 @@ def main(argv: list[str]) -> int:
         if sys.stdin.readline().strip() != "go":
             return 1  # the parent went away
         reset = reset_peak_rss()
-        result = one_pass(name)
+        if spec.get("profile"):
+            result = _profiled(one_pass, name, Path(spec["profile"]) / f"{spec['label']}-{name}")
+        else:
+            result = one_pass(name)
         emit({"event": "done", "pass": name, "peak_reset": reset, **result})
     return 0
 

@@ -112,6 +112,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="profile each pass (pyinstrument, else cProfile) into DIR; slows the runs",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target is missed or not measured"
     )
     args = parser.parse_args(argv)
@@ -140,6 +146,7 @@ def run_contender(
     latency_ms: int,
     workers: int,
     timeout: float,
+    profile: Path | None = None,
 ) -> list[Row]:
     """Run one contender's cold and warm passes in a fresh interpreter."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{contender}-") as tmp:
@@ -153,6 +160,8 @@ def run_contender(
                     "workers": workers,
                     "passes": list(PASSES),
                     "workdir": str(workdir),
+                    "profile": str(profile.resolve()) if profile else None,
+                    "label": f"{contender}-{latency_ms}ms",
                 }
             ),
             encoding="utf-8",
@@ -376,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         latency_ms=latency_ms,
                         workers=args.workers,
                         timeout=args.timeout,
+                        profile=args.profile,
                     )
         except BenchError as exc:
             print(f"benchmark failed: {exc}", file=sys.stderr)
