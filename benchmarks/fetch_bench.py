@@ -335,6 +335,10 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def describe(
     args: argparse.Namespace, feeds_count: int, origins: int, entries: int, size: int
 ) -> str:
@@ -347,6 +351,7 @@ def describe(
             f"{feeds_count} sources on {origins} origins (127.0.0.x, one port), {entries} entries,"
             f" {size / 1024**2:.1f} MiB uncompressed; workers {args.workers}"
             " (ours and reader; naive is sequential); ours per_host default",
+            f"load average at start {_load()} (other work on the machine skews the numbers)",
         ]
     )
 
@@ -401,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{target.status}  {target.name}: {target.detail}")
     for note in notes:
         print(f"NOTE  {note}")
+    print(f"load average at end {_load()}")
     if args.json:
         args.json.write_text(
             json.dumps(
