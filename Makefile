@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# Not part of `make test`: the fetch benchmark needs reader and takes about 12 minutes.
+# Not part of `make test`: the fetch benchmark needs reader and takes about 11 minutes.
 # Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--sources 200 --latency 200".
 BENCH_STAMP := $(VENV)/.installed-bench
 
