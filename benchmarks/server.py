@@ -185,16 +185,21 @@ class FeedServer:
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                     return
                 method, path, version, headers = _parse_head(head)
-                status = 500  # counted so if the answer never got out
+                status, counted = 500, False  # a 500 if the answer never got made
                 self._begin(origin)
                 try:
                     if self.latency:
                         await asyncio.sleep(self.latency)
                     status, response = self._respond(origin, method, path, headers)
+                    # Counted before the bytes leave: a client holding its answer has
+                    # always been counted when it reports the pass as done.
+                    self._end(origin, status)
+                    counted = True
                     writer.write(response)
                     await writer.drain()
                 finally:
-                    self._end(origin, status)
+                    if not counted:
+                        self._end(origin, status)
                 connection = headers.get("connection", "").lower()
                 if connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
                     return
