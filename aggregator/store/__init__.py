@@ -19,7 +19,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -215,10 +225,12 @@ class Store:
         }
 
     def _upsert_source(self, conn: Connection, source_id: str, url: str, **values: Any) -> None:
-        exists = conn.execute(select(sources.c.id).where(sources.c.id == source_id)).first()
-        if exists:
-            conn.execute(update(sources).where(sources.c.id == source_id).values(url=url, **values))
-        else:
+        # UPDATE first and INSERT only when it matched nothing: one statement for the
+        # usual case, a known source (a warm pass is 1,000 of these).
+        result = conn.execute(
+            update(sources).where(sources.c.id == source_id).values(url=url, **values)
+        )
+        if result.rowcount == 0:
             values.setdefault("consecutive_failures", 0)
             values.setdefault("moved_seen", 0)
             values.setdefault("added_at", values.get("last_checked_at"))
@@ -437,25 +449,39 @@ class Store:
 
         Returns how many stories were created. One transaction for the whole merge.
         """
-        created = 0
         with self._begin() as conn:
-            pk_by_uri: dict[str, int] = {}
-            uris = sorted({uri for _, uri, _ in assignments})
-            for chunk in _chunks(uris, 500):
-                query = select(stories.c.uri, stories.c.pk).where(stories.c.uri.in_(chunk))
-                pk_by_uri.update({uri: pk for uri, pk in conn.execute(query)})
-            for entry_pk, uri, seed in assignments:
+            pk_by_uri = self._story_pks(conn, sorted({uri for _, uri, _ in assignments}))
+            # Missing stories in order of first assignment (the first seed wins), so
+            # their pks follow that order. Inserts and entry updates go in executemany
+            # batches: one statement per entry made a 35,000-entry cold pass spend
+            # 7–11 s here instead of 2–3 s; batches of 1,000 keep the parameter lists
+            # small (benchmarks/RESULTS.md).
+            missing: dict[str, str] = {}
+            for _, uri, seed in assignments:
                 if uri not in pk_by_uri:
-                    result = conn.execute(
-                        insert(stories).values(uri=uri, seed=seed, created_at=now)
-                    )
-                    assert result.inserted_primary_key is not None
-                    pk_by_uri[uri] = int(result.inserted_primary_key[0])
-                    created += 1
-                conn.execute(
-                    update(entries).where(entries.c.pk == entry_pk).values(story_pk=pk_by_uri[uri])
-                )
-        return created
+                    missing.setdefault(uri, seed)
+            new_stories = list(missing.items())
+            for batch in _chunks(new_stories, 1000):
+                rows = [{"uri": uri, "seed": seed, "created_at": now} for uri, seed in batch]
+                conn.execute(insert(stories), rows)
+            pk_by_uri.update(self._story_pks(conn, list(missing)))
+            link = (
+                update(entries)
+                .where(entries.c.pk == bindparam("entry_pk_"))
+                .values(story_pk=bindparam("story_pk_"))
+            )
+            for batch in _chunks(assignments, 1000):
+                params = [{"entry_pk_": pk, "story_pk_": pk_by_uri[uri]} for pk, uri, _ in batch]
+                conn.execute(link, params)
+        return len(missing)
+
+    @staticmethod
+    def _story_pks(conn: Connection, uris: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(uris, 500):
+            query = select(stories.c.uri, stories.c.pk).where(stories.c.uri.in_(chunk))
+            found.update({uri: pk for uri, pk in conn.execute(query)})
+        return found
 
     # --- editorial control ---
 
