@@ -14,6 +14,7 @@ import json
 import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -72,7 +73,7 @@ def _atom(entries: list[tuple[str, str, str]], title: str) -> bytes:
         f"<entry><id>urn:x:{eid}</id><title type='text'>{escape(t)}</title>"
         f"<link rel='alternate' href='{link}'/>"
         f"<updated>2026-11-{28 - n:02d}T10:00:00Z</updated>"
-        f"<summary>About forced labour: {escape(t)}</summary></entry>"
+        f"<summary>About forced labour: {escape(t)}</summary><category term='report'/></entry>"
         for n, (eid, link, t) in enumerate(entries)
     )
     return (
@@ -169,7 +170,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 {"id": "union", "name": "Workers' Union", "url": partners.url("/union.xml")},
                 {"id": "francophone", "name": "Réseau francophone", "url": partners.url("/fr.xml"),
                  "tags": ["fr", "Child labour"]},
+                {"id": "gone", "name": "Moved away", "url": partners.url("/missing.xml")},
             ],
+            extra='subtitle = "News from the partner network"',
         )  # fmt: skip
         result = run_cli("run", cwd=tmp)
         assert result.returncode == 0, result.stderr
@@ -392,3 +395,59 @@ def test_page_renders_without_javascript(chrome: webdriver.Chrome, site: Site) -
         }
     finally:
         chrome.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+CONTRAST = """
+const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const worst = {};
+for (const sel of arguments[0]) {
+  for (const el of document.querySelectorAll(sel)) {
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    worst[sel] = Math.min(worst[sel] || 99, ratio);
+  }
+}
+return worst;
+"""
+TEXT = [
+    "header .name a", "header .tagline", "nav a", "h1", ".lead", "h2", "h3", "article h4 a",
+    ".meta", ".summary", ".sources", ".sources a", ".chips a", ".chips span", "aside th",
+    "aside td", "aside .state", "aside li a", "footer",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_page_contrast_and_heading_order(chrome: webdriver.Chrome, site: Site, scheme: str) -> None:
+    chrome.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+    try:
+        chrome.get(site.base())
+        ratios = chrome.execute_script(CONTRAST, TEXT)
+    finally:
+        chrome.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    assert set(ratios) == set(TEXT), set(TEXT) - set(ratios)  # every kind of text is there
+    low = {sel: round(r, 2) for sel, r in ratios.items() if r < 4.5}  # WCAG 2 AA
+    assert not low, low
+    levels = chrome.execute_script(
+        "return [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])"
+    )
+    assert levels[0] == 1
+    assert all(b <= a + 1 for a, b in pairwise(levels)), levels
+    assert chrome.execute_script("return document.documentElement.lang") == "en"
+    unnamed = chrome.execute_script(
+        "return [...document.querySelectorAll('a')].filter(a => !a.textContent.trim()).length"
+    )
+    assert unnamed == 0
