@@ -296,7 +296,7 @@ def demo(output_dir: str | None, database: str | None, port: int) -> None:
     click.echo(_summary(report, config))
     out = config.settings.output_dir
     click.echo("look at:")
-    for name in ("atom.xml", "rss.xml", "feed.json", "digest.json", "status.json"):
+    for name in ("index.html", "atom.xml", "rss.xml", "feed.json", "digest.json", "status.json"):
         click.echo(f"  {out / name}")
     click.echo(f"database: {config.settings.database}")
     if report.publish_error:
