@@ -78,6 +78,7 @@ def remove_stale(output_dir: Path, stale: Iterable[str]) -> list[str]:
             if path.is_symlink() or path.is_file():
                 path.unlink()
                 removed.append(name)
+                log.info("removed %s: no longer produced", path)
         except FileNotFoundError:
             continue
         except OSError as exc:
