@@ -101,6 +101,7 @@ class Settings:
     block_titles: tuple[str, ...] = ()  # for every source, on top of each source's own
     block_urls: tuple[str, ...] = ()
     retention: timedelta = timedelta(days=365)  # working-set age; stories stay tombstoned
+    websub_hub: str | None = None  # WebSub hub the feeds name and that is pinged on change
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +298,7 @@ _SETTINGS_KEYS: dict[str, Parser] = {
     "block_titles": _patterns,
     "block_urls": _patterns,
     "retention": parse_duration,
+    "websub_hub": lambda v: check_url(v, what="hub URL"),
 }
 _SETTINGS_REQUIRED = ("title", "public_url")
 

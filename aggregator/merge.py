@@ -232,3 +232,29 @@ def item_json(item: Item) -> dict[str, Any]:
             for p in item.sources
         ],
     }
+
+
+def item_from_json(data: dict[str, Any]) -> Item:
+    """The inverse of `item_json`: a pruned story's snapshot back as an Item."""
+    return Item(
+        id=str(data["id"]),
+        title=str(data.get("title") or ""),
+        link=data.get("url"),
+        summary_html=str(data.get("summary_html") or ""),
+        content_html=str(data.get("content_html") or ""),
+        author=data.get("author"),
+        published=datetime.fromisoformat(data["published"]),
+        updated=datetime.fromisoformat(data["updated"]),
+        tags=tuple(str(t) for t in data.get("tags") or ()),
+        sources=tuple(
+            Provenance(
+                source_id=str(p["id"]),
+                source_name=str(p.get("name") or p["id"]),
+                source_url=str(p.get("feed_url") or ""),
+                home_page=p.get("home_page_url"),
+                link=p.get("url"),
+                published=datetime.fromisoformat(p["published"]),
+            )
+            for p in data.get("sources") or ()
+        ),
+    )

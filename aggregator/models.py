@@ -201,6 +201,8 @@ class PublishReport:
     items: int
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
+    removed: tuple[str, ...] = ()  # outputs no longer produced, deleted (see the manifest)
+    pinged: tuple[str, ...] = ()  # feed URLs the WebSub hub accepted
 
 
 @dataclass(frozen=True, slots=True)

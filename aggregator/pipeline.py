@@ -22,7 +22,14 @@ from aggregator.config import Config, Settings, Source
 from aggregator.errors import ParseError, PublishError
 from aggregator.fetch import Fetcher, origin
 from aggregator.health import MOVE_CONFIRMATIONS, fetch_url, is_gone
-from aggregator.merge import WINDOW, build_item, build_items, item_json, plan_assignments
+from aggregator.merge import (
+    WINDOW,
+    build_item,
+    build_items,
+    item_from_json,
+    item_json,
+    plan_assignments,
+)
 from aggregator.models import (
     Deferred,
     Entry,
@@ -341,6 +348,22 @@ def tag_timelines(store: Store, config: Config) -> list[Timeline]:
     return timelines
 
 
+def archive_items(store: Store, config: Config) -> list[Item]:
+    """Every story ever published and not hidden, for the archives (two queries).
+
+    Stories in the working set are built as the live feed builds them; pruned ones
+    come from their snapshots (their published form when they were pruned). Both
+    are limited to stories carried by a configured source.
+    """
+    sources = {s.id: s for s in config.sources}
+    items = build_items(store.published_stories(list(sources)), sources)
+    for snapshot_json in store.pruned_snapshots():
+        item = item_from_json(json.loads(snapshot_json))
+        if any(p.source_id in sources for p in item.sources):
+            items.append(item)
+    return items
+
+
 def snapshot(store: Store, config: Config, now: datetime) -> Snapshot:
     return Snapshot(
         settings=config.settings,
@@ -350,6 +373,7 @@ def snapshot(store: Store, config: Config, now: datetime) -> Snapshot:
         states=store.source_states(),
         holds=store.host_holds(now),
         now=now,
+        history=tuple(archive_items(store, config)),
     )
 
 

@@ -44,6 +44,8 @@ class Response:
 class Request:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""
 
 
 Handler = Callable[[Request], Response]
@@ -73,6 +75,20 @@ class LocalServer:
                     self.wfile.write(b"not found")
                     return
                 response = route(request) if callable(route) else route
+                owner._send(self, request, response)
+
+            def do_POST(self) -> None:  # a WebSub hub, for publish pings
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    method="POST",
+                    body=self.rfile.read(length),
+                )
+                owner.requests.append(request)
+                route = owner.routes.get(self.path.split("?", 1)[0])
+                response = Response(status=404) if route is None else route
+                response = response(request) if callable(response) else response
                 owner._send(self, request, response)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)

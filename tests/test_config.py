@@ -419,6 +419,7 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
         "block_titles": '["^Vacancy", "(?i)job offer"]',
         "block_urls": '["/jobs/"]',
         "retention": '"400d"',
+        "websub_hub": '"https://hub.example/"',
         "id": '"every-key"',
         "name": '"Every key"',
         "url": '"https://e.example/news"',
@@ -456,6 +457,7 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
     assert config.settings.workers == 3
     assert config.settings.schedule_interval == timedelta(minutes=10)
     assert config.settings.language == "fr"
+    assert config.settings.websub_hub == "https://hub.example/"
 
 
 def test_a_bad_block_pattern_names_the_key_and_the_fix(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import feedparser
 
 from .conftest import LocalServer, Response, feed_bytes, rss, run_cli, write_config
+from .test_publish import assert_valid_output
 
 OUTPUTS = ("atom.xml", "rss.xml", "feed.json", "digest.json")
 
@@ -102,7 +103,7 @@ def test_run_twice_merges_reports_failures_and_is_stable(
     assert all("if-none-match" in r.headers for r in conditional)
     assert _outputs(tmp_path) == before  # byte for byte
     # Only status.json changes: it records when each source was last checked.
-    assert "1 files written, " in second.stdout
+    assert "(1 files written," in second.stdout
 
     sources = run_cli("sources", cwd=tmp_path)
     assert sources.returncode == 0
@@ -169,6 +170,8 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert any(len(i["_aggregator"]["sources"]) > 1 for i in feed["items"])
     text = (tmp_path / "output" / "feed.json").read_text()
     assert "<script" not in text and "javascript:" not in text
+    # Every feed of the sample network (main, tags, months) passes the validator's rules.
+    assert assert_valid_output(tmp_path / "output", feed["home_page_url"]) > 3
     # The HTML partner prints only "Thursday 26" under "November 2026" (html.group).
     (solar,) = [i for i in feed["items"] if i["url"].endswith("/solar-risk-assessment")]
     assert solar["date_published"].startswith("2026-11-26T00:00:00")

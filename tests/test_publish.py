@@ -16,6 +16,9 @@ import pytest
 from lxml import etree
 
 from .conftest import SCHEMAS, LocalServer, Response, rss, run_cli, write_config
+from .feedcheck import check_atom, check_jsonfeed, check_rss
+
+PUBLIC_URL = "https://news.test.example/fl/"  # write_config's public_url
 
 
 def _schemas() -> tuple[etree.RelaxNG, dict[str, Any]]:
@@ -28,15 +31,43 @@ def _schemas() -> tuple[etree.RelaxNG, dict[str, Any]]:
     return etree.RelaxNG(etree.parse(str(atom))), json.loads(jsonfeed.read_text())
 
 
-def assert_valid_feeds(folder: Path) -> None:
-    """atom.xml, rss.xml and feed.json in `folder` are valid and parse without bozo."""
+def assert_valid_feeds(
+    folder: Path, public_url: str = PUBLIC_URL, output: Path | None = None
+) -> None:
+    """atom.xml, rss.xml and feed.json in `folder` are valid, parse without bozo and
+    break none of the W3C Feed Validator's rules (feedcheck.py)."""
     relaxng, schema = _schemas()
     atom = etree.parse(str(folder / "atom.xml"))
-    assert relaxng.validate(atom), relaxng.error_log
+    assert relaxng.validate(atom), (folder, relaxng.error_log)
     jsonschema.validate(json.loads((folder / "feed.json").read_text()), schema)
     for name in ("atom.xml", "rss.xml"):
         parsed = feedparser.parse((folder / name).read_bytes())
         assert not parsed.bozo, (name, parsed.get("bozo_exception"))
+    relative = folder.relative_to(output or _output_of(folder)).as_posix()
+    prefix = public_url + ("" if relative == "." else relative + "/")
+    for name, check in (
+        ("atom.xml", check_atom),
+        ("rss.xml", check_rss),
+        ("feed.json", check_jsonfeed),
+    ):
+        problems = check((folder / name).read_bytes(), prefix + name)
+        assert not problems, (folder / name, problems)
+
+
+def _output_of(folder: Path) -> Path:
+    """The output folder a feed folder is in (tags/x/ and archive/YYYY-MM/ are two deep)."""
+    if folder.parent.name in ("tags", "archive"):
+        return folder.parent.parent
+    return folder
+
+
+def assert_valid_output(output: Path, public_url: str = PUBLIC_URL) -> int:
+    """Every feed folder under `output` (main, tags, archives) is valid; returns how many."""
+    folders = sorted({path.parent for path in output.rglob("atom.xml")})
+    assert folders, f"no feeds in {output}"
+    for folder in folders:
+        assert_valid_feeds(folder, public_url, output)
+    return len(folders)
 
 
 def test_per_tag_feeds_hold_exactly_the_tagged_items(tmp_path: Path, server: LocalServer) -> None:
@@ -56,7 +87,7 @@ def test_per_tag_feeds_hold_exactly_the_tagged_items(tmp_path: Path, server: Loc
     result = run_cli("run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "output"
-    assert_valid_feeds(out)
+    assert assert_valid_output(out) == 5  # main, two tags, two months
     for slug, label, title in (
         ("un-agencies", "UN agencies", "UN agency report on forced labour in fishing"),
         ("trade-unions", "Trade unions", "Union congress demands an end to debt bondage"),

@@ -2,8 +2,12 @@
 
 JSON Feed provenance lives in the `_aggregator` extension of each item:
 `{"sources": [{"id", "name", "url", "feed_url", "date_published"}]}`, the first
-being the original publisher. The digest format is documented in docs/CLI.md
-("Output formats") and is versioned by its `version` key.
+being the original publisher. JSON Feed has no archive standard, so the feed-level
+`_aggregator` extension carries the RFC 5005 links (`current`, `prev_archive`,
+`next_archive`, `archive`, `month`) and `next_url` points to the next older
+document, so a reader that pages through `next_url` walks the whole history. The
+WebSub hub is in `hubs`. Both formats are documented in docs/CLI.md ("Output
+formats"); the digest is versioned by its `version` key.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from typing import Any
 
 from aggregator.models import Item
 from aggregator.normalize import plain_text
-from aggregator.publish.common import FeedInfo, body_html, rfc3339
+from aggregator.publish.common import (
+    FeedInfo,
+    body_html,
+    item_base,
+    rfc3339,
+    safe_url,
+    text,
+    unique_items,
+)
 
 JSONFEED_NAME = "feed.json"
 DIGEST_NAME = "digest.json"
@@ -29,63 +41,99 @@ def _sources(item: Item) -> list[dict[str, Any]]:
     for source in item.sources:
         entry: dict[str, Any] = {
             "id": source.source_id,
-            "name": source.source_name,
-            "feed_url": source.source_url,
-            "date_published": rfc3339(source.published),
+            "name": text(source.source_name) or source.source_id,
         }
-        if source.link:
-            entry["url"] = source.link
-        if source.home_page:
-            entry["home_page_url"] = source.home_page
+        feed_url = safe_url(source.source_url)
+        if feed_url:
+            entry["feed_url"] = feed_url
+        entry["date_published"] = rfc3339(source.published)
+        link = safe_url(source.link)
+        if link:
+            entry["url"] = link
+        home = safe_url(source.home_page)
+        if home:
+            entry["home_page_url"] = home
         out.append(entry)
     return out
+
+
+def _history(info: FeedInfo) -> dict[str, Any]:
+    """The feed-level `_aggregator` extension: where this document sits in the history."""
+    links: dict[str, Any] = {}
+    if info.month is not None:
+        links["month"] = info.month
+        links["archive"] = info.archived
+    for key, folder in (
+        ("current", info.current),
+        ("prev_archive", info.prev_archive),
+        ("next_archive", info.next_archive),
+    ):
+        url = info.link(folder, JSONFEED_NAME)
+        if url is not None:
+            links[key] = url
+    return links
 
 
 def render_jsonfeed(info: FeedInfo, items: list[Item]) -> bytes:
     doc: dict[str, Any] = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": info.title,
+        "title": info.title or "(untitled)",
         "home_page_url": info.home_url,
         "feed_url": info.url(JSONFEED_NAME),
-        "description": info.subtitle,
-        "language": info.language,
-        "authors": [{"name": info.title, "url": info.home_url}],
-        "items": [],
     }
-    for item in items:
-        entry: dict[str, Any] = {"id": item.id}
-        if item.link:
-            entry["url"] = item.link
-        entry["title"] = item.title
-        entry["content_html"] = body_html(item)
-        summary = plain_text(item.summary_html)
-        if summary:
-            entry["summary"] = summary
-        entry["date_published"] = rfc3339(item.published)
-        entry["date_modified"] = rfc3339(item.updated)
-        if item.author:
-            entry["authors"] = [{"name": item.author}]
-        if item.tags:
-            entry["tags"] = list(item.tags)
-        entry["_aggregator"] = {"sources": _sources(item)}
-        doc["items"].append(entry)
+    older = info.link(info.prev_archive, JSONFEED_NAME)
+    if older is not None:
+        doc["next_url"] = older
+    doc.update(
+        description=info.subtitle,
+        language=info.language,
+        authors=[{"name": info.title or "(untitled)", "url": info.home_url}],
+    )
+    if info.hub:
+        doc["hubs"] = [{"type": "WebSub", "url": info.hub}]
+    history = _history(info)
+    if history:
+        doc["_aggregator"] = history
+    doc["items"] = [_item(info, item) for item in unique_items(items)]
     return _dump(doc)
+
+
+def _item(info: FeedInfo, item: Item) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": item.id}
+    link = safe_url(item.link)
+    if link:
+        entry["url"] = link
+    entry["title"] = text(item.title) or "(untitled)"
+    entry["content_html"] = body_html(item, item_base(item, info))
+    summary = text(plain_text(item.summary_html))
+    if summary:
+        entry["summary"] = summary
+    entry["date_published"] = rfc3339(item.published)
+    entry["date_modified"] = rfc3339(item.updated)
+    if text(item.author):
+        entry["authors"] = [{"name": text(item.author)}]
+    tags = [t for t in dict.fromkeys(text(t) for t in item.tags) if t]
+    if tags:
+        entry["tags"] = tags
+    entry["_aggregator"] = {"sources": _sources(item)}
+    return entry
 
 
 def render_digest(info: FeedInfo, items: list[Item]) -> bytes:
     """Latest items grouped by UTC day, newest day first."""
     days: dict[str, list[dict[str, Any]]] = {}
+    items = unique_items(items)
     for item in items:
         day = item.published.strftime("%Y-%m-%d")
         days.setdefault(day, []).append(
             {
                 "id": item.id,
-                "title": item.title,
-                "url": item.link,
+                "title": text(item.title) or "(untitled)",
+                "url": safe_url(item.link),
                 "published": rfc3339(item.published),
                 "updated": rfc3339(item.updated),
-                "summary": plain_text(item.summary_html or item.content_html)[:500],
-                "tags": list(item.tags),
+                "summary": text(plain_text(item.summary_html or item.content_html))[:500],
+                "tags": [t for t in dict.fromkeys(text(t) for t in item.tags) if t],
                 "sources": _sources(item),
             }
         )

@@ -16,7 +16,7 @@ from typing import Any
 from aggregator.config import Settings, Source
 from aggregator.health import STATES, assess
 from aggregator.models import SourceState
-from aggregator.publish.common import rfc3339
+from aggregator.publish.common import rfc3339, text
 
 STATUS_NAME = "status.json"
 STATUS_VERSION = "1"
@@ -39,12 +39,12 @@ def render_status(
         health = assess(source, state, now)
         row: dict[str, Any] = {
             "id": source.id,
-            "name": source.name,
+            "name": text(source.name) or source.id,
             "url": source.url,
             "home_page_url": source.home_page,
             "type": source.type,
             "state": health.state,
-            "reason": health.reason,
+            "reason": text(health.reason),
             "stale": health.stale,
         }
         if state is not None and state.url == source.url:
@@ -56,21 +56,21 @@ def render_status(
                 last_new_entry=_time(state.last_new_at),
                 last_error_at=_time(state.last_error_at),
                 last_error_kind=state.last_error_kind,
-                last_error=state.last_error,
+                last_error=text(state.last_error) or None,
                 last_http_status=state.last_http_status,
                 last_duration_s=(
                     round(state.last_duration, 3) if state.last_duration is not None else None
                 ),
                 consecutive_failures=state.consecutive_failures,
                 next_check=_time(state.next_check_at),
-                warning=state.last_warning,
+                warning=text(state.last_warning) or None,
             )
         rows.append(row)
     counts = Counter(row["state"] for row in rows)
     checked = [s.last_checked_at for s in states.values() if s.last_checked_at is not None]
     doc = {
         "version": STATUS_VERSION,
-        "title": settings.title,
+        "title": text(settings.title),
         "updated": _time(max(checked, default=None)),
         "summary": {
             "sources": len(rows),

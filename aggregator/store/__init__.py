@@ -592,6 +592,39 @@ class Store:
                     .values(summary_html="", content_html="")
                 )
 
+    def published_stories(self, source_ids: Sequence[str]) -> list[list[StoredEntry]]:
+        """Every story carried by these sources that is neither hidden nor pruned, each as
+        its members from these sources: the working set of the archives, in one query."""
+        with self._begin() as conn:
+            query = (
+                select(entries, stories.c.uri)
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(
+                    entries.c.source_id.in_(source_ids),
+                    stories.c.hidden == 0,
+                    stories.c.pruned_at.is_(None),
+                )
+                .order_by(entries.c.story_pk, entries.c.published_at, entries.c.pk)
+            )
+            members: dict[int, list[StoredEntry]] = {}
+            for row in conn.execute(query).mappings():
+                members.setdefault(row["story_pk"], []).append(_stored(row, row["uri"]))
+        return list(members.values())
+
+    def pruned_snapshots(self) -> list[str]:
+        """The published form (JSON, merge.item_json) of every pruned story not hidden."""
+        with self._begin() as conn:
+            query = (
+                select(stories.c.snapshot)
+                .where(
+                    stories.c.pruned_at.is_not(None),
+                    stories.c.snapshot.is_not(None),
+                    stories.c.hidden == 0,
+                )
+                .order_by(stories.c.pk)
+            )
+            return [row[0] for row in conn.execute(query)]
+
     def latest_stories(self, source_ids: Sequence[str], limit: int) -> list[list[StoredEntry]]:
         """The newest `limit` stories carried by these sources, each as its members."""
         with self._begin() as conn:
