@@ -21,6 +21,7 @@ from aggregator.models import PublishReport, SourceState
 from aggregator.publish.common import Timeline, feed_info
 from aggregator.publish.feeds import ATOM_NAME, RSS_NAME, render_atom, render_rss
 from aggregator.publish.jsonfeed import DIGEST_NAME, JSONFEED_NAME, render_digest, render_jsonfeed
+from aggregator.publish.opml import render_opml
 from aggregator.publish.status import STATUS_NAME, render_status
 from aggregator.publish.write import write_if_changed
 
@@ -63,7 +64,7 @@ def _status(snapshot: Snapshot) -> Iterable[tuple[str, bytes]]:
     )
 
 
-RENDERERS: tuple[Renderer, ...] = (_feeds, _digest, _status)
+RENDERERS: tuple[Renderer, ...] = (_feeds, _digest, _status, render_opml)
 
 
 def publish(snapshot: Snapshot) -> PublishReport:
