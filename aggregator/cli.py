@@ -826,6 +826,56 @@ def _no_feed_help(discovery: Discovery, suggested_id: str) -> str:
     )
 
 
+# --- serving (#7) ---
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port; the address is printed).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Folder to serve (default: output_dir of the configuration).",
+)
+@pass_context
+def serve(ctx: Context, host: str, port: int, directory: str | None) -> None:
+    """Serve the output folder over HTTP until SIGTERM or SIGINT.
+
+    Content types per output, ETag and Last-Modified with 304, gzip, CORS on the
+    JSON files and embed.js, Cache-Control max-age=300; index.html for folders, no
+    listings, nothing outside the folder. For production, the same headers from
+    nginx or Caddy: contrib/nginx/aggregator.conf, contrib/caddy/Caddyfile.
+
+    \b
+    Example:
+      aggregator serve --port 8080 && xdg-open http://127.0.0.1:8080/
+    \b
+    Exit codes: 0 stopped by a signal, 1 the folder is missing or the address
+    cannot be used, 2 invalid configuration (when --dir is not given).
+    """
+    from aggregator.serve import make_server, serve_until_signalled
+
+    folder = Path(directory) if directory else _load_config(ctx.config_path).settings.output_dir
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder; run `aggregator publish` or pass --dir", EXIT_FAILED)
+    try:
+        server = make_server(folder, host, port)
+    except (OSError, OverflowError) as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc}", EXIT_FAILED)
+    bound = server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {folder} at http://{shown}:{bound}/ (Ctrl-C or SIGTERM stops)")
+    sys.stdout.flush()
+    serve_until_signalled(server, threading.Event())
+
+
 # --- OPML (#7) ---
 
 
