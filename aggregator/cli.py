@@ -1000,7 +1000,8 @@ def opml_import(ctx: Context, file: str, dry_run: bool, tags: tuple[str, ...]) -
     except OSError as exc:
         _fail(f"cannot read {path}: {exc}", EXIT_CONFIG)
     newline = newline_of(original)
-    comment = f"Imported by `aggregator opml import` from {Path(file).name}"
+    origin = "standard input" if file == "-" else Path(file).name
+    comment = f"Imported by `aggregator opml import` from {origin}"
     blocks = newline.join(
         source_block(new.fields, comment=comment if n == 0 else "", newline=newline)
         for n, new in enumerate(plan.added)

@@ -350,3 +350,35 @@ def test_published_opml_files_after_run(tmp_path: Path, server: LocalServer) -> 
     result = run_cli("publish", cwd=tmp_path)
     assert result.returncode == 0
     assert {n: (out / n).read_bytes() for n in before} == before
+
+
+def test_import_reads_standard_input_and_export_reports_unwritable_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = write_config(tmp_path, [])
+    data = b'<opml version="2.0"><body><outline text="A" xmlUrl="https://a.example/rss"/></body></opml>'
+    result = subprocess.run(
+        [sys.executable, "-m", "aggregator", "opml", "import", "-"],
+        cwd=tmp_path,
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [s.url for s in _sources(path)] == ["https://a.example/rss"]
+    # A folder that cannot exist (its parent is a file), whoever runs the test.
+    failed = run_cli("opml", "export", "feeds.toml/x.opml", cwd=tmp_path)
+    assert failed.returncode == 1 and "cannot" in failed.stderr, failed.stderr
+
+
+def test_inline_tables_and_keys_round_trip_through_tomllib() -> None:
+    import tomllib
+
+    from aggregator.configwrite import source_block
+
+    html = {"item": 'ul > li[data-x="1"]', "title": "h3\\n", "day_first": False, "odd key": "x"}
+    block = source_block([("id", "a"), ("tags", ("x", "y")), ("html", html)])
+    assert tomllib.loads(block)["sources"][0] == {"id": "a", "tags": ["x", "y"], "html": html}
+    assert '"odd key" = "x"' in block and "day_first = false" in block
