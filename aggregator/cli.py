@@ -824,3 +824,212 @@ def _no_feed_help(discovery: Discovery, suggested_id: str) -> str:
         "then adjust the selectors until `aggregator check --fetch --source"
         f" {suggested_id}` shows the right titles, links and dates (see docs/CONFIG.md)."
     )
+
+
+# --- serving (#7) ---
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port; the address is printed).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Folder to serve (default: output_dir of the configuration).",
+)
+@pass_context
+def serve(ctx: Context, host: str, port: int, directory: str | None) -> None:
+    """Serve the output folder over HTTP until SIGTERM or SIGINT.
+
+    Content types per output, ETag and Last-Modified with 304, gzip, CORS on the
+    JSON files and embed.js, Cache-Control max-age=300; index.html for folders, no
+    listings, nothing outside the folder. For production, the same headers from
+    nginx or Caddy: contrib/nginx/aggregator.conf, contrib/caddy/Caddyfile.
+
+    \b
+    Example:
+      aggregator serve --port 8080 && xdg-open http://127.0.0.1:8080/
+    \b
+    Exit codes: 0 stopped by a signal, 1 the folder is missing or the address
+    cannot be used, 2 invalid configuration (when --dir is not given).
+    """
+    from aggregator.serve import make_server, serve_until_signalled
+
+    folder = Path(directory) if directory else _load_config(ctx.config_path).settings.output_dir
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder; run `aggregator publish` or pass --dir", EXIT_FAILED)
+    try:
+        server = make_server(folder, host, port)
+    except (OSError, OverflowError) as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc}", EXIT_FAILED)
+    bound = server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {folder} at http://{shown}:{bound}/ (Ctrl-C or SIGTERM stops)")
+    sys.stdout.flush()
+    serve_until_signalled(server, threading.Event())
+
+
+# --- OPML (#7) ---
+
+
+@main.group()
+def opml() -> None:
+    """Move the source list in and out as OPML 2.0 (feed readers, other aggregators).
+
+    \b
+    Example:
+      aggregator opml export partners.opml
+      aggregator opml import subscriptions.opml --tag ngo --dry-run
+    """
+
+
+@opml.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@pass_context
+def opml_export(ctx: Context, file: str | None) -> None:
+    """Write the configured sources as OPML 2.0 to FILE (default: standard output).
+
+    The same document as output/sources.opml: one outline per source, with its
+    name, feed URL, home page and tags; `aggregator opml import` of it on another
+    instance recreates the same sources (ids and HTML selectors included).
+
+    \b
+    Example:
+      aggregator opml export > partners.opml
+    \b
+    Exit codes: 0 written, 1 FILE could not be written, 2 invalid configuration.
+    """
+    from aggregator.errors import PublishError
+    from aggregator.publish.opml import render_sources_opml
+    from aggregator.publish.write import write_if_changed
+
+    config = _load_config(ctx.config_path)
+    data = render_sources_opml(config.settings, config.sources)
+    if file is None or file == "-":
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        write_if_changed(Path(file), data)
+    except PublishError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    if not ctx.quiet:
+        click.echo(f"{len(config.sources)} sources written to {file}", err=True)
+
+
+def _read_opml_file(file: str) -> bytes:
+    from aggregator.opmlimport import MAX_OPML_BYTES
+
+    try:
+        if file == "-":
+            return sys.stdin.buffer.read(MAX_OPML_BYTES + 1)
+        with open(file, "rb") as handle:  # bounded: a huge file is refused, not read
+            return handle.read(MAX_OPML_BYTES + 1)
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}", EXIT_FAILED)
+
+
+@opml.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Print the [[sources]] blocks; write nothing.")
+@click.option(
+    "--tag", "tags", multiple=True, metavar="TAG", help="Add this tag to every source (repeatable)."
+)
+@pass_context
+def opml_import(ctx: Context, file: str, dry_run: bool, tags: tuple[str, ...]) -> None:
+    """Append the feeds of an OPML 1.0/2.0 file to feeds.toml as sources.
+
+    Every outline with an xmlUrl becomes a source (folders and the category
+    attribute become tags); sources already configured (same canonical URL) are
+    skipped and reported, and so are outlines that are not usable (no xmlUrl, not
+    an http(s) URL). Ids are derived like `add` does, unique. The blocks are
+    appended with the existing content kept byte for byte, then the file is
+    validated and restored if it does not load. Files with a DOCTYPE (entity
+    tricks) or larger than 10 MiB are refused; nothing is fetched.
+
+    \b
+    Example:
+      aggregator opml import subscriptions.opml --tag ngo --dry-run
+    \b
+    Exit codes: 0 imported (or nothing new, or printed with --dry-run), 1 the file
+    cannot be read or is not a usable OPML file, 2 invalid configuration or
+    options, or the result did not validate (the file is left unchanged).
+    """
+    from aggregator.configwrite import append_source, newline_of, source_block
+    from aggregator.errors import ParseError
+    from aggregator.opmlimport import plan_import, read_opml
+
+    if any(not t.strip() for t in tags):
+        _fail("--tag must not be empty", EXIT_CONFIG)
+    path = Path(ctx.config_path)
+    config = _load_config(str(path))
+    try:
+        opml_list = read_opml(_read_opml_file(file))
+    except ParseError as exc:
+        _fail(f"{file} refused: {exc.detail}", EXIT_FAILED)
+    plan = plan_import(opml_list, config.sources, tuple(t.strip() for t in tags))
+    title = f' "{opml_list.title}"' if opml_list.title else ""
+    click.echo(
+        f"{file}: OPML {opml_list.version}{title},"
+        f" {_plural(len(opml_list.outlines), 'source outline')}"
+    )
+    for warning in opml_list.warnings:
+        click.echo(f"  warning: {warning}")
+    for new in plan.added:
+        line = f"line {new.outline.line}" if new.outline.line else ""
+        click.echo(f"  add      {line:<10} {new.id}: {new.outline.url}")
+        for note in new.notes:
+            click.echo(f"           {'':<10} note: {note}")
+    for skip in plan.skipped:
+        mark = "refused" if skip.refused else "exists"
+        line = f"line {skip.line}" if skip.line else ""
+        name = f'"{skip.name}" ' if skip.name else ""
+        click.echo(f"  {mark:<8} {line:<10} {name}{skip.reason}")
+    counts = f"{len(plan.existing)} already configured or repeated, {len(plan.refused)} not usable"
+    if not plan.added:
+        click.echo(f"nothing to add ({counts})")
+        return
+    try:
+        original = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc}", EXIT_CONFIG)
+    newline = newline_of(original)
+    origin = "standard input" if file == "-" else Path(file).name
+    comment = f"Imported by `aggregator opml import` from {origin}"
+    blocks = newline.join(
+        source_block(new.fields, comment=comment if n == 0 else "", newline=newline)
+        for n, new in enumerate(plan.added)
+    )
+    if dry_run:
+        click.echo(f"dry run: would append {_plural(len(plan.added), 'source')} to {path}:\n")
+        click.echo(blocks, nl=False)
+        return
+
+    def verify(written: Path) -> None:
+        from aggregator.errors import ConfigProblem
+
+        loaded = config_mod.load(written)
+        for new in plan.added:
+            source = loaded.source(new.id)
+            if source is None or source.url != new.outline.url:
+                raise ConfigError(
+                    str(written),
+                    [
+                        ConfigProblem(
+                            "sources", f"the new source {new.id!r} did not load as written"
+                        )
+                    ],
+                )
+
+    try:
+        append_source(path, blocks, verify)
+    except ConfigError as exc:
+        _fail(f"{exc}\n{path} was left unchanged", EXIT_CONFIG)
+    click.echo(f"added {_plural(len(plan.added), 'source')} to {path} ({counts})")
+    click.echo("check them with: aggregator check --fetch")

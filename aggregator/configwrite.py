@@ -1,21 +1,24 @@
 """Append a `[[sources]]` block to feeds.toml, keeping every existing byte.
 
-Purpose: `aggregator add` writes the configuration an operator otherwise edits by
-hand, so the file's comments, order and formatting must survive untouched. The
-block is appended (the old content stays a byte-for-byte prefix of the new file),
-then the whole file is validated by the config loader; if that fails the original
-bytes are written back. Values are quoted here as TOML basic strings, with every
-character TOML requires escaped; no TOML library is needed for that.
+Purpose: `aggregator add` and `aggregator opml import` write the configuration an
+operator otherwise edits by hand, so the file's comments, order and formatting must
+survive untouched. The block is appended (the old content stays a byte-for-byte
+prefix of the new file), then the whole file is validated by the config loader; if
+that fails the original bytes are written back. Values are quoted here as TOML
+basic strings, with every character TOML requires escaped; no TOML library is
+needed for that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aggregator.errors import ConfigError, ConfigProblem
 
-Value = str | Sequence[str]
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+Value = str | Sequence[str] | Mapping[str, str | bool]
 
 _ESCAPES = {
     '"': '\\"',
@@ -41,9 +44,20 @@ def toml_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def toml_value(value: Value) -> str:
+def toml_key(key: str) -> str:
+    """A bare key when TOML allows one (A-Za-z0-9_-), else a quoted key (TOML 1.0 §Keys)."""
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
+
+
+def toml_value(value: Value | bool) -> str:
+    """A string, a list of strings, or an inline table (`html = { item = "li", … }`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return toml_string(value)
+    if isinstance(value, Mapping):
+        pairs = (f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
     return "[" + ", ".join(toml_string(v) for v in value) + "]"
 
 

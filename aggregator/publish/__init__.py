@@ -26,6 +26,7 @@ from aggregator.publish.feeds import ATOM_NAME, RSS_NAME, render_atom, render_rs
 from aggregator.publish.html import render_embed, render_pages
 from aggregator.publish.jsonfeed import DIGEST_NAME, JSONFEED_NAME, render_digest, render_jsonfeed
 from aggregator.publish.manifest import read_manifest, remove_stale, write_manifest
+from aggregator.publish.opml import render_opml
 from aggregator.publish.status import STATUS_NAME, render_status
 from aggregator.publish.websub import ping
 from aggregator.publish.write import write_if_changed
@@ -86,6 +87,7 @@ RENDERERS: tuple[Renderer, ...] = (
     _archives,
     render_pages,
     render_embed,
+    render_opml,
 )
 FEED_NAMES = (ATOM_NAME, RSS_NAME, JSONFEED_NAME)
 
