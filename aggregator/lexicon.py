@@ -40,8 +40,8 @@ _THEME_RE = re.compile(r"^[a-z][a-z0-9-]{3,40}$")  # >= 4 characters: never a la
 _CODE_RE = re.compile(r"^[A-Z]{2}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 _TOP_KEYS = (
-    *("version", "scoring", "relevance", "themes", "negative", "kinds", "countries"),
-    "language",
+    *("version", "scoring", "relevance", "themes", "negative", "neutral", "kinds"),
+    *("countries", "language"),
 )
 # ASCII bytes: letters to lower case, digits kept, everything else a space.
 _ASCII_FOLD = bytes(
@@ -81,7 +81,7 @@ class Phrase:
     negative_term: str = ""
     kinds: dict[str, float] = field(default_factory=dict)
     country: str | None = None
-    not_country: bool = False
+    neutral: bool = False  # means nothing; swallows the phrases inside it ("se trata de")
 
     @property
     def weight(self) -> float:
@@ -288,6 +288,15 @@ class _Builder:
             key = f"negative.{language}"
             for phrase, weight in self.weighted(table, key).items():
                 self.add_negative(phrase, weight, f"{key}.{phrase!r}", language)
+        for language, phrases in self.table(data.get("neutral"), "neutral").items():
+            key = f"neutral.{language}"
+            if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+                self.problem(key, "expected a list of phrases")
+                continue
+            for phrase in phrases:
+                folded = self.folded(phrase, key)
+                if folded:
+                    self.entry(folded).neutral = True
         paths, time = self.kinds(self.table(data.get("kinds"), "kinds"))
         unless = self.countries(self.table(data.get("countries"), "countries"))
         detect, stopwords, minimum = self.language(self.table(data.get("language"), "language"))
@@ -301,7 +310,7 @@ class _Builder:
                 continue
             if entry is None:
                 self.phrases[name] = Phrase(country=code)
-            elif entry.country is None and not entry.not_country:
+            elif entry.country is None and not entry.neutral:
                 entry.country = code
         return Lexicon(
             phrases=self.phrases,
@@ -370,21 +379,18 @@ class _Builder:
 
     def countries(self, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
         for key in data:
-            if key not in ("skip", "not_countries", "aliases", "unless", "acronyms"):
-                self.problem(f"countries.{key}", "unknown key", "use skip, not_countries, aliases")
-        for name in ("skip", "not_countries"):
-            value = data.get(name, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.problem(f"countries.{name}", "expected a list of names")
-                continue
-            for phrase in value:
-                folded = self.folded(phrase, f"countries.{name}")
-                if not folded:
-                    continue
-                if name == "skip":
-                    self.skip.add(folded)
-                else:
-                    self.entry(folded).not_country = True
+            if key not in ("skip", "aliases", "unless", "acronyms"):
+                self.problem(
+                    f"countries.{key}", "unknown key", "use skip, aliases, unless, acronyms"
+                )
+        value = data.get("skip", [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem("countries.skip", "expected a list of names")
+            value = []
+        for phrase in value:
+            folded = self.folded(phrase, "countries.skip")
+            if folded:
+                self.skip.add(folded)
         for phrase, code in self.table(data.get("aliases"), "countries.aliases").items():
             key = f"countries.aliases.{phrase!r}"
             if not isinstance(code, str) or not _CODE_RE.fullmatch(code) or code in NOT_ISO:
