@@ -14,12 +14,14 @@ How (numbers are the built-in lexicon's; see aggregator/lexicon.toml):
 
 1. Each field is folded (lexicon.canonical) and scanned ONCE by the lexicon's
    Aho-Corasick automaton; overlapping phrases resolve to the leftmost, then the
-   longest, and a negative context cancels every term it overlaps ("drug
-   trafficking" leaves no "trafficking").
+   longest (of two partly overlapping terms, the heavier); a negative context
+   cancels every term it overlaps ("drug trafficking" leaves no "trafficking"); a
+   neutral phrase swallows what is inside it ("se trata de", "le traité").
 2. Score = sum over distinct (phrase, field) of weight x field factor (title 2,
-   summary 1, content 0.5, content read up to 3000 characters) minus the negative
-   contexts' weights x field factor. Relevant when score >= threshold (2.0), or
-   always for `filter = "all"` (the score and matches are still recorded).
+   summary 1, content 0.5) minus the negative contexts' weights x field factor.
+   The content (its first 3000 characters) is read only when title and summary
+   stay below the threshold. Relevant when score >= threshold (2.0), or always for
+   `filter = "all"` (the score and matches are still recorded).
 3. Themes: every theme whose matches add up to at least 0.5, heaviest first.
 4. Kind: event or publication cues (title and summary, link path segments, a time
    of day for events) reaching kind_threshold and beating the news cues; else news.
@@ -33,7 +35,15 @@ How (numbers are the built-in lexicon's; see aggregator/lexicon.toml):
 Tags (`Classification.tags`, the slugs per-tag feeds use): themes as they are
 ("forced-labour"), then the kind ("news", "event", "publication"), the language
 code ("fr"), one "country-xx" per country ("country-br"), then the source's tags
-from feeds.toml, each once, in that order.
+from feeds.toml, each once, in that order. The feed's own categories
+(`Entry.tags`) are not read or changed.
+
+Use (one lexicon per run; it is immutable and safe to share between threads):
+
+    lexicon = Lexicon.load(overrides=config.lexicon)  # ConfigError if it is bad
+    result = classify_entry(entry, source, lexicon, feed_language=parsed.language)
+    if result.relevant:
+        ...  # store the entry with result.tags; result.matches says why
 """
 
 from __future__ import annotations
@@ -58,7 +68,7 @@ _TAG = re.compile(r"<[^>]*>")
 # checked in _has_time.
 _TIME = re.compile(r"\d{1,2}(?::|\s?h\s?)[0-5]\d(?![\d])")
 _LANGUAGE_TAG = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*\s*$")
-_DETECT_CHARS = 80  # the title and the summary's start: as accurate as 600 (DECISIONS.md 34)
+_DETECT_CHARS = 80  # the title and the summary's start: as accurate as 600 (DECISIONS.md 43)
 _DETECT_MIN_WORDS = 3
 
 
@@ -144,7 +154,7 @@ def classify(
         terms, against, cues, named = _scan(folded[name], lexicon)
         for entry in terms:
             weight = entry.weight * factor
-            themes = tuple(t for t in entry.themes if t)
+            themes = entry.named_themes
             matches.append(Match(entry.term, themes, name, round(weight, 3)))
             score += weight
             for theme in themes:
@@ -301,12 +311,13 @@ def _kind(scores: dict[str, float], texts: dict[str, str], link: str | None, lx:
 
 
 def _has_time(text: str) -> bool:
-    for found in _TIME.finditer(text):
+    found = _TIME.search(text)  # almost always None: one pass in C
+    while found is not None:
         start = found.start()
-        if start and text[start - 1].isdigit():
-            continue  # part of a longer number
-        if int(found.group()[:2].rstrip(":h ")) < 24:
+        longer = start > 0 and text[start - 1].isdigit()  # part of a longer number
+        if not longer and int(found.group()[:2].rstrip(":h ")) < 24:
             return True
+        found = _TIME.search(text, found.end())
     return False
 
 
@@ -334,8 +345,8 @@ def _language(
             return base
         # The words contradict the feed: a multilingual feed with one declared language.
         return _detect(texts, lexicon) or base
-    if len(words) < _DETECT_MIN_WORDS:
-        return None
+    if len(f"{texts['title']} {texts['summary'][:200]}".split()) < _DETECT_MIN_WORDS:
+        return None  # counted on the text itself: folded, non-Latin scripts are empty
     return _detect(texts, lexicon)
 
 

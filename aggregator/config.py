@@ -82,7 +82,7 @@ class Source:
     html: HtmlSelectors | None = None
     block_titles: tuple[str, ...] = ()  # regular expressions; a match drops the entry
     block_urls: tuple[str, ...] = ()
-    filter: str = "topic"  # "all" for a dedicated forced-labour source (DECISIONS.md 35)
+    filter: str = "topic"  # "all" for a dedicated forced-labour source (DECISIONS.md 45)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Purpose: turn aggregator/lexicon.toml (or an operator's replacement file) plus the
 `[lexicon]` overrides of feeds.toml into a `Lexicon`: every phrase folded, its
 meanings (theme term, negative context, kind cue, country name) merged, and ONE
-automaton (pyahocorasick) that finds them all in a single pass (DECISIONS.md 33).
+automaton (pyahocorasick) that finds them all in a single pass (DECISIONS.md 41).
 Input: the lexicon file (TOML, documented in its own comments) and `LexiconSettings`.
 Output: a frozen `Lexicon` with its matcher, an Aho-Corasick automaton.
 Failure: `ConfigError` listing every problem of the file or the overrides, each with
@@ -12,7 +12,7 @@ reads its TOML; operator configuration is still read only by config.py.
 
 Folding (`canonical`): accents removed, case folded, every run of characters other
 than a-z and 0-9 becomes one space. It agrees with similarity.fold on letters and
-is written for speed (ASCII text skips Unicode normalisation entirely).
+is written for speed (DECISIONS.md 41).
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from aggregator.errors import ConfigError, ConfigProblem
 KINDS = ("news", "event", "publication")
 FIELDS = ("title", "summary", "content")
 BUILT_IN = "lexicon.toml"
-DEFAULT_TERM_WEIGHT = 3.0  # an override term given as a list is decisive
-DEFAULT_NEGATIVE_WEIGHT = 1.0
 _THEME_RE = re.compile(r"^[a-z][a-z0-9-]{3,40}$")  # >= 4 characters: never a language code
 _CODE_RE = re.compile(r"^[A-Z]{2}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
@@ -82,10 +80,13 @@ class Phrase:
     kinds: dict[str, float] = field(default_factory=dict)
     country: str | None = None
     neutral: bool = False  # means nothing; swallows the phrases inside it ("se trata de")
+    # Set once the lexicon is built (`finish`): read on every match.
+    weight: float = 0.0  # the heaviest of `themes`
+    named_themes: tuple[str, ...] = ()  # `themes` without "" (relevance only)
 
-    @property
-    def weight(self) -> float:
-        return max(self.themes.values(), default=0.0)
+    def finish(self) -> None:
+        self.weight = max(self.themes.values(), default=0.0)
+        self.named_themes = tuple(theme for theme in self.themes if theme)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ class Lexicon:
 def country_names() -> dict[str, str]:
     """Folded names of every ISO 3166-1 country in en, fr and es -> alpha-2 code.
 
-    From pycountry (DECISIONS.md 38): each country's name, common and official name,
+    From pycountry (DECISIONS.md 38, 42): each country's name, common and official name,
     and their French and Spanish translations. ISO writes some names inverted ("Korea,
     Republic of", "Salomon, Îles"): both the part before the comma and the reordered
     name are kept; parenthesised parts are dropped ("Holy See (Vatican City State)").
@@ -170,7 +171,7 @@ def country_names() -> dict[str, str]:
 
 
 def automaton(phrases: Mapping[str, object]) -> Any:
-    """An Aho-Corasick automaton of " phrase " for every phrase (DECISIONS.md 33).
+    """An Aho-Corasick automaton of " phrase " for every phrase (DECISIONS.md 41).
 
     Folded text has exactly one space between words, so matching " phrase " in
     " text " finds whole words only, and finds every phrase in one pass, overlapping
@@ -312,6 +313,8 @@ class _Builder:
                 self.phrases[name] = Phrase(country=code)
             elif entry.country is None and not entry.neutral:
                 entry.country = code
+        for entry in self.phrases.values():
+            entry.finish()
         return Lexicon(
             phrases=self.phrases,
             themes=tuple(self.themes),

@@ -385,6 +385,7 @@ def test_language_is_detected_without_a_declaration() -> None:
     assert classify("El trabajo infantil baja en las plantaciones de café").language == "es"
     assert classify("Child labour falls in the cocoa plantations").language == "en"
     assert classify("Webinar").language is None  # too short to say
+    assert classify("العمل القسري في المزارع", "تقرير جديد عن العمل القسري").language == "ar"
 
 
 def test_a_declaration_the_words_clearly_contradict_is_corrected() -> None:
