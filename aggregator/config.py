@@ -3,7 +3,8 @@
 Every problem is collected (unknown key, wrong type, duplicate id, bad URL, bad
 duration or size, missing key, HTML source without selectors) and raised together
 as one `ConfigError`, each with its key path, the line it is on, and a fix. No other
-module reads TOML.
+module reads the operator's TOML (lexicon.py reads the classification lexicon, which
+is package data; `[lexicon]` is checked here by loading it).
 """
 
 from __future__ import annotations
@@ -594,18 +595,17 @@ def loads(text: str, path: str | Path = "feeds.toml") -> Config:
 
 
 def _lexicon(col: _Collector, raw: object, path: Path) -> LexiconSettings:
-    """`[lexicon]`: check the keys, then load the lexicon they describe to check it too."""
+    """`[lexicon]`: check the keys, then load the lexicon the valid ones describe."""
     if not isinstance(raw, dict):
         col.add("lexicon", "must be a table", "write it as [lexicon]")
         return LexiconSettings()
-    before = len(col.problems)
     values = col.table(raw, _LEXICON_KEYS, (), "lexicon", ("lexicon", None))
     if "file" in values:
         file = Path(values["file"])
         values["file"] = file if file.is_absolute() else path.resolve().parent / file
     settings = LexiconSettings(**values)
-    if len(col.problems) > before or not (settings.file or settings.terms or settings.remove):
-        return settings
+    if not (settings.file or settings.terms or settings.remove):
+        return settings  # nothing that needs the lexicon itself to check
     from aggregator.lexicon import Lexicon  # only when the lexicon is changed
 
     try:
