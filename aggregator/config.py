@@ -3,7 +3,8 @@
 Every problem is collected (unknown key, wrong type, duplicate id, bad URL, bad
 duration or size, missing key, HTML source without selectors) and raised together
 as one `ConfigError`, each with its key path, the line it is on, and a fix. No other
-module reads TOML.
+module reads the operator's TOML (lexicon.py reads the classification lexicon, which
+is package data; `[lexicon]` is checked here by loading it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aggregator.errors import ConfigError, ConfigProblem
 
 IPNetwork = IPv4Network | IPv6Network
 SOURCE_TYPES = ("feed", "html")
+FILTERS = ("topic", "all")  # topic: keep forced-labour items only; all: keep everything
 DEFAULT_INTERVAL = timedelta(minutes=30)
 DEFAULT_MAX_INTERVAL = timedelta(hours=24)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -81,6 +83,24 @@ class Source:
     html: HtmlSelectors | None = None
     block_titles: tuple[str, ...] = ()  # regular expressions; a match drops the entry
     block_urls: tuple[str, ...] = ()
+    filter: str = "topic"  # "all" for a dedicated forced-labour source (DECISIONS.md 62)
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconSettings:
+    """`[lexicon]`: the operator's changes to the classification lexicon (classify.py).
+
+    `file` replaces the built-in lexicon; `terms` adds or re-weights phrases of a
+    theme (theme, phrase, weight); `negative` adds or re-weights negative contexts;
+    `remove` drops built-in terms and negative contexts; `threshold` replaces the
+    relevance threshold. See docs/CONFIG.md.
+    """
+
+    file: Path | None = None
+    threshold: float | None = None
+    terms: tuple[tuple[str, str, float], ...] = ()
+    negative: tuple[tuple[str, float], ...] = ()
+    remove: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +129,7 @@ class Config:
     path: Path
     settings: Settings
     sources: tuple[Source, ...] = field(default_factory=tuple)
+    lexicon: LexiconSettings = LexiconSettings()
 
     def source(self, source_id: str) -> Source | None:
         return next((s for s in self.sources if s.id == source_id), None)
@@ -225,6 +246,67 @@ def _patterns(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _filter(value: object) -> str:
+    if value not in FILTERS:
+        raise _Invalid(
+            f"{value!r} is not a filter",
+            'use "topic" (keep forced-labour items only) or "all" (a dedicated source)',
+        )
+    return str(value)
+
+
+_WEIGHT_HINT = "a weight is a number above 0 and at most 10; 3 is decisive, 1 supporting"
+
+
+def _weight(value: object, phrase: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 10:
+        raise _Invalid(
+            f"weight of {phrase!r} must be a number above 0 and at most 10", _WEIGHT_HINT
+        )
+    return float(value)
+
+
+def _phrase_weights(value: object, default: float, example: str) -> tuple[tuple[str, float], ...]:
+    """A list of phrases (each `default`) or a table of phrase = weight."""
+    if isinstance(value, list) and all(isinstance(p, str) and p.strip() for p in value):
+        return tuple((p.strip(), default) for p in value)
+    if isinstance(value, dict):
+        out = []
+        for phrase, weight in value.items():
+            if not phrase.strip():
+                raise _Invalid("a phrase is empty", example)
+            out.append((phrase.strip(), _weight(weight, phrase)))
+        return tuple(out)
+    raise _Invalid("expected a list of phrases or a table of phrase = weight", example)
+
+
+def _lexicon_terms(value: object) -> tuple[tuple[str, str, float], ...]:
+    example = 'e.g. terms = { forced-labour = { "bonded labour in kilns" = 3.0 } }'
+    if not isinstance(value, dict):
+        raise _Invalid("expected a table of theme = phrases", example)
+    out = []
+    for theme, phrases in value.items():
+        for phrase, weight in _phrase_weights(phrases, 3.0, example):
+            out.append((theme, phrase, weight))
+    return tuple(out)
+
+
+def _lexicon_negative(value: object) -> tuple[tuple[str, float], ...]:
+    return _phrase_weights(value, 1.0, 'e.g. negative = ["labour party conference"]')
+
+
+def _phrases(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise _Invalid("expected a list of phrases", 'e.g. remove = ["slavery"]')
+    return tuple(p.strip() for p in value)
+
+
+def _threshold(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise _Invalid(f"expected a number above 0, got {value!r}", "the default is 2.0")
+    return float(value)
+
+
 def _source_type(value: object) -> str:
     if value not in SOURCE_TYPES:
         raise _Invalid(f"{value!r} is not a source type", f"use one of {', '.join(SOURCE_TYPES)}")
@@ -310,6 +392,7 @@ _DEFAULTS_KEYS: dict[str, Parser] = {
     "max_interval": parse_duration,
     "stale_after": parse_duration,
     "enabled": _bool,
+    "filter": _filter,
 }
 
 _SOURCE_KEYS: dict[str, Parser] = {
@@ -339,7 +422,15 @@ _HTML_KEYS: dict[str, Parser] = {
 }
 _HTML_REQUIRED = ("item", "title", "link")
 
-_TOP_KEYS = ("aggregator", "defaults", "sources")
+_LEXICON_KEYS: dict[str, Parser] = {
+    "file": _text,
+    "threshold": _threshold,
+    "terms": _lexicon_terms,
+    "negative": _lexicon_negative,
+    "remove": _phrases,
+}
+
+_TOP_KEYS = ("aggregator", "defaults", "sources", "lexicon")
 
 
 class _LineFinder:
@@ -493,9 +584,47 @@ def loads(text: str, path: str | Path = "feeds.toml") -> Config:
         if source is not None:
             sources.append(source)
 
+    lexicon = _lexicon(col, data.get("lexicon", {}), path)
+
     if col.problems:
         raise ConfigError(str(path), col.problems)
-    return Config(path=path, settings=_settings(settings_values, path), sources=tuple(sources))
+    return Config(
+        path=path,
+        settings=_settings(settings_values, path),
+        sources=tuple(sources),
+        lexicon=lexicon,
+    )
+
+
+def _lexicon(col: _Collector, raw: object, path: Path) -> LexiconSettings:
+    """`[lexicon]`: check the keys, then load the lexicon the valid ones describe."""
+    if not isinstance(raw, dict):
+        col.add("lexicon", "must be a table", "write it as [lexicon]")
+        return LexiconSettings()
+    values = col.table(raw, _LEXICON_KEYS, (), "lexicon", ("lexicon", None))
+    if "file" in values:
+        file = Path(values["file"])
+        values["file"] = file if file.is_absolute() else path.resolve().parent / file
+    settings = LexiconSettings(**values)
+    if not (settings.file or settings.terms or settings.remove):
+        return settings  # nothing that needs the lexicon itself to check
+    from aggregator.lexicon import Lexicon  # only when the lexicon is changed
+
+    try:
+        Lexicon.load(overrides=settings)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            if problem.key.startswith("lexicon."):
+                key = problem.key.split(".")[1]
+                col.add(problem.key, problem.message, problem.hint, where=("lexicon", None, key))
+            else:
+                col.add(
+                    "lexicon.file",
+                    f"{exc.path}: {problem.key}: {problem.message}",
+                    problem.hint or "fix the lexicon file (see aggregator/lexicon.toml)",
+                    where=("lexicon", None, "file"),
+                )
+    return settings
 
 
 def _source(
@@ -632,4 +761,5 @@ def documented_keys() -> dict[str, tuple[str, ...]]:
         "defaults": tuple(_DEFAULTS_KEYS),
         "sources": tuple(_SOURCE_KEYS),
         "sources.html": tuple(_HTML_KEYS),
+        "lexicon": tuple(_LEXICON_KEYS),
     }

@@ -40,7 +40,8 @@ def test_smoke_run_prints_a_row_per_contender_and_pass(tmp_path: Path) -> None:
     ]
     for row in rows:
         wall, per_second, rss = (float(cell) for cell in row[3:6])
-        assert wall > 0 and per_second > 0 and rss > 0, row
+        # The table rounds to 0.01 s: a 5-feed warm pass may print 0.00.
+        assert wall >= 0 and per_second > 0 and rss > 0, row
     assert "SKIP  ours warm pass" in done.stdout  # reader did not run: nothing to compare
 
     results = json.loads(out.read_text(encoding="utf-8"))

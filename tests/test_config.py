@@ -12,6 +12,7 @@ import pytest
 from aggregator.config import (
     Config,
     HtmlSelectors,
+    LexiconSettings,
     Settings,
     Source,
     documented_keys,
@@ -386,12 +387,13 @@ def _field_names(cls: type) -> set[str]:
 
 def test_documented_keys_match_the_dataclasses() -> None:
     keys = documented_keys()
-    assert set(keys) == {"aggregator", "defaults", "sources", "sources.html"}
+    assert set(keys) == {"aggregator", "defaults", "sources", "sources.html", "lexicon"}
     assert set(keys["aggregator"]) == _field_names(Settings)
     assert set(keys["sources"]) == _field_names(Source)
     assert set(keys["sources.html"]) == _field_names(HtmlSelectors)
+    assert set(keys["lexicon"]) == _field_names(LexiconSettings)
     assert set(keys["defaults"]) <= set(keys["sources"])
-    assert _field_names(Config) == {"path", "settings", "sources"}
+    assert _field_names(Config) == {"path", "settings", "sources", "lexicon"}
 
 
 def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
@@ -414,6 +416,7 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
         "max_interval": '"12h"',
         "stale_after": '"30d"',
         "enabled": "false",
+        "filter": '"all"',
         "per_host": "3",
         "allow_networks": '["127.0.0.1", "10.0.0.0/8"]',
         "block_titles": '["^Vacancy", "(?i)job offer"]',
@@ -449,6 +452,16 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
     lines = ["[aggregator]", *(f"{k} = {samples[k]}" for k in keys["aggregator"])]
     lines += ["[defaults]", *(f"{k} = {samples[k]}" for k in keys["defaults"])]
     lines += ["[[sources]]", *(f"{k} = {samples[k]}" for k in keys["sources"])]
+    lexicon = {
+        "file": '"lexicon.toml"',
+        "threshold": "2.5",
+        "terms": '{ forced-labour = { "bonded labour in kilns" = 3.0 } }',
+        "negative": '["labour party conference"]',
+        "remove": '["slavery"]',
+    }
+    assert set(lexicon) == set(keys["lexicon"])
+    lines += ["[lexicon]", *(f"{k} = {v}" for k, v in lexicon.items())]
+    (tmp_path / "lexicon.toml").write_bytes((REPO / "aggregator" / "lexicon.toml").read_bytes())
     config = loads("\n".join(lines) + "\n", tmp_path / "feeds.toml")
     (source,) = config.sources
     assert source.html is not None and source.html.date_format == "%Y-%m-%d"
@@ -458,6 +471,11 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
     assert config.settings.schedule_interval == timedelta(minutes=10)
     assert config.settings.language == "fr"
     assert config.settings.websub_hub == "https://hub.example/"
+    assert source.filter == "all"
+    assert config.lexicon.file == tmp_path / "lexicon.toml"
+    assert config.lexicon.terms == (("forced-labour", "bonded labour in kilns", 3.0),)
+    assert config.lexicon.negative == (("labour party conference", 1.0),)
+    assert config.lexicon.remove == ("slavery",) and config.lexicon.threshold == 2.5
 
 
 def test_a_bad_block_pattern_names_the_key_and_the_fix(tmp_path: Path) -> None:
