@@ -37,7 +37,8 @@ def story_uri(seed: str, authority: str) -> str:
 
 WINDOW = timedelta(days=10)  # re-publications come within days of the original
 NEAR = timedelta(days=4)  # a rewritten title joins by its summary only this close in time
-COMMON_WORD = 200  # a word in more stories of the window than this finds no candidates
+CANDIDATES = 10  # stories examined per entry: those sharing its rarest words
+COMMON_WORD = 50  # a word in more stories of the window than this finds no candidates
 
 
 @dataclass(slots=True)
@@ -73,19 +74,27 @@ class _FuzzyIndex:
         # Candidates come through the title's less common words: a word carried by
         # very many stories in the window ("forced", "labour") finds nothing specific.
         counts: dict[str, int] = {}
+        weights: dict[str, float] = {}
         specific = 0
         for word in key.words:
             posting = self.by_word.get(word, ())
             if len(posting) > COMMON_WORD:
                 continue
             specific += 1
+            rarity = 1.0 / len(posting) if posting else 0.0
             for uri in posting:
                 counts[uri] = counts.get(uri, 0) + 1
+                weights[uri] = weights.get(uri, 0.0) + rarity
         needed = min(2, specific)
+        # The stories sharing the rarest words, at most CANDIDATES of them: a
+        # re-publication shares its specific words, and this bounds the work per entry
+        # whatever the size of the window.
+        ranked = sorted(
+            (uri for uri, shared in counts.items() if shared >= needed),
+            key=lambda uri: (-weights[uri], uri),
+        )[:CANDIDATES]
         best: tuple[float, str] | None = None
-        for uri, shared in counts.items():
-            if shared < needed:
-                continue
+        for uri in ranked:
             story = self.stories[uri]
             if source_id in story.sources:
                 continue  # a partner does not publish one story twice
