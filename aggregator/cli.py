@@ -140,11 +140,13 @@ def _summary(report: RunReport, config: Config) -> str:
     new = sum(o.new for o in ok)
     updated = sum(o.updated for o in ok)
     blocked = sum(o.blocked for o in ok)
+    filtered = sum(o.filtered for o in ok)
     lines = [
         f"{len(report.outcomes)} sources checked: {len(ok)} ok ({not_modified} not modified"
         + (f", {deferred} deferred: their host asked to wait" if deferred else "")
         + f"), {len(report.failed)} failed; {new} new and {updated} updated entries"
         + (f"; {blocked} blocked by rules" if blocked else "")
+        + (f"; {filtered} off topic" if filtered else "")
         + (f"; {len(report.skipped)} not due" if report.skipped else "")
     ]
     for outcome in report.failed:
@@ -1033,3 +1035,54 @@ def opml_import(ctx: Context, file: str, dry_run: bool, tags: tuple[str, ...]) -
         _fail(f"{exc}\n{path} was left unchanged", EXIT_CONFIG)
     click.echo(f"added {_plural(len(plan.added), 'source')} to {path} ({counts})")
     click.echo("check them with: aggregator check --fetch")
+
+
+@main.command()
+@click.argument("item")
+@pass_context
+def explain(ctx: Context, item: str) -> None:
+    """Show why a story is in the timeline: matched terms, fields, tags.
+
+    ITEM is a story id (tag:...) or the link of one of its entries.
+
+    \b
+    Example:
+      aggregator explain https://partner.example/news/123
+    \b
+    Exit codes: 0 shown, 1 no such story or the store failed, 2 invalid configuration.
+    """
+    import json
+
+    from aggregator.normalize import canonical_url
+
+    config = _load_config(ctx.config_path)
+    sources = {s.id: s for s in config.sources}
+    with _open_store(config, locked=False) as store:
+        story = store.find_story(item, canonical_url(item))
+        members = store.story_members(story.uri) if story else []
+    if story is None:
+        _fail(f"no story with id or link {item!r}", EXIT_FAILED)
+    state = "hidden" if story.hidden else "tombstoned" if story.pruned else "published"
+    click.echo(f"{story.uri}  ({state})\n  {story.title}")
+    for member in members:
+        source = sources.get(member.source_id)
+        name = source.name if source else f"{member.source_id} (no longer in feeds.toml)"
+        click.echo(f"\n{name}: {member.title}\n  link: {member.link or '-'}")
+        if not member.why:
+            click.echo("  stored before classification: no explanation recorded")
+            continue
+        why = json.loads(member.why)
+        rule = source.filter if source else "?"
+        click.echo(f"  score {why['score']} (filter = {rule!r}; relevant: {why['relevant']})")
+        for match in why["matches"]:
+            themes = ", ".join(match["themes"]) or "-"
+            click.echo(
+                f"  + {match['term']!r} in {match['field']} (weight {match['weight']}; {themes})"
+            )
+        for match in why["negatives"]:
+            click.echo(f"  - {match['term']!r} in {match['field']} (weight {match['weight']})")
+        click.echo(
+            f"  kind {why['kind']}, language {why['language'] or '-'},"
+            f" countries {', '.join(why['countries']) or '-'}"
+        )
+        click.echo(f"  tags: {', '.join(member.labels) or '-'}")

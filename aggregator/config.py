@@ -121,6 +121,8 @@ class Settings:
     block_titles: tuple[str, ...] = ()  # for every source, on top of each source's own
     block_urls: tuple[str, ...] = ()
     retention: timedelta = timedelta(days=365)  # working-set age; stories stay tombstoned
+    tag_feeds: tuple[str, ...] | None = None  # None: a feed for every tag with items
+    tag_feed_min_items: int = 1
     websub_hub: str | None = None  # WebSub hub the feeds name and that is pinged on change
 
 
@@ -226,6 +228,24 @@ def _tags(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
         raise _Invalid("expected a list of non-empty strings", 'e.g. tags = ["un", "research"]')
     return tuple(t.strip() for t in value)
+
+
+def _tag_feeds(value: object) -> tuple[str, ...] | None:
+    """`"all"`, or a list of tag slugs to publish feeds for."""
+    if value == "all":
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _Invalid(
+            'expected "all" or a list of tag slugs',
+            'e.g. tag_feeds = ["forced-labour", "child-labour", "fr", "country-br"]',
+        )
+    slugs = []
+    for tag in value:
+        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        if slug != tag:
+            raise _Invalid(f"{tag!r} is not a tag slug", f"write it as {slug!r}")
+        slugs.append(slug)
+    return tuple(slugs)
 
 
 def _patterns(value: object) -> tuple[str, ...]:
@@ -380,6 +400,8 @@ _SETTINGS_KEYS: dict[str, Parser] = {
     "block_titles": _patterns,
     "block_urls": _patterns,
     "retention": parse_duration,
+    "tag_feeds": _tag_feeds,
+    "tag_feed_min_items": _positive_int,
     "websub_hub": lambda v: check_url(v, what="hub URL"),
 }
 _SETTINGS_REQUIRED = ("title", "public_url")

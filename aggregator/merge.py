@@ -190,10 +190,15 @@ def build_item(members: Sequence[StoredEntry], sources: Mapping[str, Source]) ->
         )
         for m in [primary, *(m for m in by_date if m is not primary)]
     )
+    # Our own tags first (classification, then the partners' tags from feeds.toml),
+    # then the categories the partners' feeds gave.
     tags: dict[str, None] = {}
     for member in [primary, *by_date]:
-        tags.update(dict.fromkeys(member.tags))
+        tags.update(dict.fromkeys(member.labels))
+    for member in [primary, *by_date]:
         tags.update(dict.fromkeys(sources[member.source_id].tags))
+    for member in [primary, *by_date]:
+        tags.update(dict.fromkeys(member.tags))
     assert primary.story_uri is not None
     return Item(
         id=primary.story_uri,
@@ -206,6 +211,8 @@ def build_item(members: Sequence[StoredEntry], sources: Mapping[str, Source]) ->
         updated=max(changes),
         tags=tuple(tags),
         sources=provenance,
+        language=primary.language,
+        why=primary.why,
     )
 
 

@@ -148,6 +148,9 @@ class Entry:
     published: datetime | None
     updated: datetime | None
     content_hash: str
+    labels: tuple[str, ...] = ()  # classification tags (classify.py), set by the pipeline
+    language: str | None = None
+    why: str | None = None  # JSON: score, matches, negatives (see pipeline._why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,8 @@ class Item:
     updated: datetime
     tags: tuple[str, ...]
     sources: tuple[Provenance, ...]
+    language: str | None = None  # of the primary entry (declared or detected)
+    why: str | None = None  # JSON, the primary entry's classification (digest, explain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +197,7 @@ class SourceOutcome:
     warnings: tuple[str, ...] = ()
     duration: float = 0.0
     blocked: int = 0  # entries dropped by a block rule
+    filtered: int = 0  # entries dropped as off topic (filter = "topic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +251,9 @@ class StoredEntry:
     modified_at: datetime | None
     claimed_updated: datetime | None
     story_uri: str | None = None
+    labels: tuple[str, ...] = ()
+    language: str | None = None
+    why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

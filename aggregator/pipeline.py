@@ -18,10 +18,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 
-from aggregator.config import Config, Settings, Source
+import pycountry
+
+from aggregator.classify import Classification, Match, classify_entry
+from aggregator.config import Config, LexiconSettings, Settings, Source
 from aggregator.errors import ParseError, PublishError
 from aggregator.fetch import Fetcher, origin
 from aggregator.health import MOVE_CONFIRMATIONS, fetch_url, is_gone
+from aggregator.lexicon import Lexicon
 from aggregator.merge import (
     WINDOW,
     build_item,
@@ -158,6 +162,7 @@ def _process(
     now: datetime,
     state: SourceState | None,
     settings: Settings,
+    lexicon: Lexicon,
 ) -> SourceOutcome:
     """Parse, normalise and store one fetch result; returns what happened.
 
@@ -183,6 +188,7 @@ def _process(
         else:
             entries = [normalize_entry(raw, source.id, result.final_url) for raw in parsed.entries]
             entries, blocked = _drop_blocked(entries, source, settings)
+            entries, filtered = _classified(entries, source, lexicon, parsed.language)
             if state is not None and state.identity == "link":
                 entries = [_by_link(e) for e in entries]
             hints = [h for h in (result.cache_for, parsed.ttl) if h is not None]
@@ -218,6 +224,7 @@ def _process(
                 warnings=parsed.warnings,
                 duration=result.elapsed,
                 blocked=blocked,
+                filtered=filtered,
             )
     if isinstance(result, Failed):
         retry_at = next_check(source, now, failures=failures + 1, retry_after=result.retry_after)
@@ -238,6 +245,67 @@ def _process(
     check_at = next_check(source, now, hint=result.cache_for)
     store.record_not_modified(source.id, source.url, result.validators, now, check_at, facts)
     return SourceOutcome(source.id, "not_modified", http_status=304, duration=result.elapsed)
+
+
+@lru_cache(maxsize=8)
+def _lexicon(settings: LexiconSettings) -> Lexicon:
+    return Lexicon.load(overrides=settings)
+
+
+def lexicon_for(config: Config) -> Lexicon:
+    """The classification lexicon of this configuration, loaded once per process."""
+    return _lexicon(config.lexicon)
+
+
+def _classified(
+    entries: list[Entry], source: Source, lexicon: Lexicon, feed_language: str | None
+) -> tuple[list[Entry], int]:
+    """Classify each entry; drop the off-topic ones of a `filter = "topic"` source.
+
+    Returns (kept entries with their labels, language and why; how many dropped).
+    """
+    kept = []
+    for entry in entries:
+        found = classify_entry(entry, source, lexicon, feed_language=feed_language)
+        if not found.relevant:
+            continue
+        kept.append(
+            replace(entry, labels=labels_of(found), language=found.language, why=why_json(found))
+        )
+    return kept, len(entries) - len(kept)
+
+
+def labels_of(found: Classification) -> tuple[str, ...]:
+    """Our tag slugs for a classified entry: themes, kind, language, country-xx."""
+    labels = [*found.themes, found.kind]
+    if found.language:
+        labels.append(found.language)
+    labels.extend(f"country-{code.lower()}" for code in found.countries)
+    return tuple(dict.fromkeys(labels))
+
+
+def why_json(found: Classification) -> str:
+    """Why an entry was kept, as stored and published (digest.json, `explain`)."""
+
+    def matches(items: tuple[Match, ...]) -> list[dict[str, object]]:
+        return [
+            {"term": m.term, "themes": list(m.themes), "field": m.field, "weight": m.weight}
+            for m in items
+        ]
+
+    return json.dumps(
+        {
+            "score": round(found.score, 3),
+            "relevant": found.relevant,
+            "matches": matches(found.matches),
+            "negatives": matches(found.negatives),
+            "themes": list(found.themes),
+            "kind": found.kind,
+            "countries": list(found.countries),
+            "language": found.language,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _by_link(entry: Entry) -> Entry:
@@ -329,23 +397,52 @@ def current_items(store: Store, config: Config) -> list[Item]:
 
 
 def tag_timelines(store: Store, config: Config) -> list[Timeline]:
-    """One timeline per tag of the configured sources (their `tags`), in name order."""
+    """One timeline per tag, in slug order: the classification tags of published
+    entries (themes, kind, language, country-xx) and the sources' feeds.toml tags,
+    as `tag_feeds` and `tag_feed_min_items` allow."""
     sources = {s.id: s for s in config.sources}
     by_tag: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
+    names: dict[str, str] = {}
     for source in config.sources:
         for tag in source.tags:
-            by_tag.setdefault(tag_slug(tag), []).append(source.id)
-            labels.setdefault(tag_slug(tag), tag)
+            if tag_slug(tag):
+                by_tag.setdefault(tag_slug(tag), []).append(source.id)
+                names.setdefault(tag_slug(tag), tag)
+    slugs = set(by_tag) | store.labels_in_use(list(sources))
+    wanted = config.settings.tag_feeds
+    if wanted is not None:
+        slugs &= set(wanted)
     timelines = []
-    for slug, source_ids in sorted(by_tag.items()):
-        if not slug:
-            continue
-        stories = store.latest_stories(source_ids, config.settings.max_items)
+    for slug in sorted(slugs):
+        stories = store.latest_stories(
+            list(sources),
+            config.settings.max_items,
+            label=slug,
+            label_sources=by_tag.get(slug, ()),
+        )
         items = build_items(stories, sources)
-        if items:
-            timelines.append(Timeline(items=items, slug=slug, label=labels[slug]))
+        if len(items) >= config.settings.tag_feed_min_items:
+            timelines.append(
+                Timeline(items=items, slug=slug, label=names.get(slug) or label_name(slug))
+            )
     return timelines
+
+
+def label_name(slug: str) -> str:
+    """A human name for a classification slug: "child-labour" -> "Child labour",
+    "country-br" -> "Brazil", "fr" -> "Français", "event" -> "Events"."""
+    if slug.startswith("country-"):
+        country = pycountry.countries.get(alpha_2=slug.removeprefix("country-").upper())
+        return str(getattr(country, "common_name", None) or country.name) if country else slug
+    special = {
+        "news": "News",
+        "event": "Events",
+        "publication": "Publications",
+        "en": "English",
+        "fr": "Français",
+        "es": "Español",
+    }
+    return special.get(slug) or slug.replace("-", " ").capitalize()
 
 
 def archive_items(store: Store, config: Config) -> list[Item]:
@@ -396,6 +493,7 @@ def run_pass(
     states = store.source_states()
     due = due_sources(config, states, started, force=force, only=only)
     fetcher = fetcher or Fetcher(config.settings)
+    lexicon = lexicon_for(config)
     # A source whose URL changed in feeds.toml must not send the old URL's validators.
     validators = {
         s.id: states[s.id].validators for s in due if s.id in states and states[s.id].url == s.url
@@ -414,6 +512,7 @@ def run_pass(
             clock(),
             states.get(source.id),
             config.settings,
+            lexicon,
         )
         _log_outcome(outcome)
         outcomes.append(outcome)

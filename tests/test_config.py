@@ -422,6 +422,8 @@ def test_a_file_using_every_documented_key_loads(tmp_path: Path) -> None:
         "block_titles": '["^Vacancy", "(?i)job offer"]',
         "block_urls": '["/jobs/"]',
         "retention": '"400d"',
+        "tag_feeds": '["child-labour", "fr"]',
+        "tag_feed_min_items": "2",
         "websub_hub": '"https://hub.example/"',
         "id": '"every-key"',
         "name": '"Every key"',
@@ -491,3 +493,17 @@ def test_a_bad_block_pattern_names_the_key_and_the_fix(tmp_path: Path) -> None:
     message = str(info.value)
     assert "aggregator.block_titles" in message and "not a valid regular expression" in message
     assert "block_urls" in message
+
+
+def test_tag_feeds_must_be_all_or_slugs(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text(
+        '[aggregator]\ntitle = "t"\npublic_url = "https://x.example/"\n'
+        'tag_feeds = ["Child Labour"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert "aggregator.tag_feeds" in str(info.value) and "'child-labour'" in str(info.value)
+    path.write_text(path.read_text().replace('["Child Labour"]', '"all"'), encoding="utf-8")
+    assert load(path).settings.tag_feeds is None

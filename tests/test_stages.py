@@ -152,7 +152,7 @@ def test_build_item_prefers_the_original_publisher_and_keeps_provenance() -> Non
     assert item.sources[0].source_id == "a"  # original publisher first though later
     assert [p.source_id for p in item.sources] == ["a", "b"]
     assert item.published == datetime(2026, 11, 1, tzinfo=UTC)  # earliest carrier
-    assert item.tags == ("x", "ngo")
+    assert item.tags == ("ngo", "x")  # our tags (feeds.toml) before the feed's categories
 
 
 def entry(key: str, title: str) -> Entry:

@@ -115,8 +115,27 @@ def _item(info: FeedInfo, item: Item) -> dict[str, Any]:
     tags = [t for t in dict.fromkeys(text(t) for t in item.tags) if t]
     if tags:
         entry["tags"] = tags
+    if item.language:
+        entry["language"] = text(item.language)
     entry["_aggregator"] = {"sources": _sources(item)}
     return entry
+
+
+def relevance(item: Item) -> dict[str, Any] | None:
+    """Why the item was kept (classification of its primary entry), for digest.json."""
+    if not item.why:
+        return None
+    why = json.loads(item.why)
+    return {
+        "score": why.get("score"),
+        "kind": text(str(why.get("kind") or "")),
+        "themes": [text(str(t)) for t in why.get("themes") or ()],
+        "countries": [text(str(c)) for c in why.get("countries") or ()],
+        "matches": [
+            {"term": text(str(m.get("term"))), "field": text(str(m.get("field")))}
+            for m in why.get("matches") or ()
+        ],
+    }
 
 
 def render_digest(info: FeedInfo, items: list[Item]) -> bytes:
@@ -134,6 +153,8 @@ def render_digest(info: FeedInfo, items: list[Item]) -> bytes:
                 "updated": rfc3339(item.updated),
                 "summary": text(plain_text(item.summary_html or item.content_html))[:500],
                 "tags": [t for t in dict.fromkeys(text(t) for t in item.tags) if t],
+                "language": text(item.language) if item.language else None,
+                "relevance": relevance(item),
                 "sources": _sources(item),
             }
         )

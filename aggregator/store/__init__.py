@@ -483,6 +483,24 @@ class Store:
             found.update({uri: pk for uri, pk in conn.execute(query)})
         return found
 
+    def labels_in_use(self, source_ids: Sequence[str]) -> set[str]:
+        """Every classification tag slug of published entries of these sources."""
+        with self._begin() as conn:
+            query = (
+                select(entries.c.labels)
+                .distinct()
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(
+                    entries.c.source_id.in_(source_ids),
+                    stories.c.hidden == 0,
+                    stories.c.pruned_at.is_(None),
+                )
+            )
+            found: set[str] = set()
+            for (labels,) in conn.execute(query):
+                found.update(json.loads(labels or "[]"))
+        return found
+
     # --- editorial control ---
 
     def find_story(self, ref: str, canonical: str | None) -> StoryRef | None:
@@ -510,6 +528,17 @@ class Store:
         if title is None and row["snapshot"]:
             title = json.loads(row["snapshot"]).get("title")
         return StoryRef(row["uri"], title or "", bool(row["hidden"]), row["pruned_at"] is not None)
+
+    def story_members(self, uri: str) -> list[StoredEntry]:
+        """A story's entries, oldest first."""
+        with self._begin() as conn:
+            query = (
+                select(entries, stories.c.uri)
+                .join(stories, stories.c.pk == entries.c.story_pk)
+                .where(stories.c.uri == uri)
+                .order_by(entries.c.published_at, entries.c.pk)
+            )
+            return [_stored(row, row["uri"]) for row in conn.execute(query).mappings()]
 
     def set_hidden(self, uri: str, hidden: bool, reason: str, now: datetime) -> None:
         """Hide or unhide a story and record it in the editorial log, in one transaction."""
@@ -625,18 +654,37 @@ class Store:
             )
             return [row[0] for row in conn.execute(query)]
 
-    def latest_stories(self, source_ids: Sequence[str], limit: int) -> list[list[StoredEntry]]:
-        """The newest `limit` stories carried by these sources, each as its members."""
+    def latest_stories(
+        self,
+        source_ids: Sequence[str],
+        limit: int,
+        *,
+        label: str | None = None,
+        label_sources: Sequence[str] = (),
+    ) -> list[list[StoredEntry]]:
+        """The newest `limit` stories carried by these sources, each as its members.
+
+        With `label`, only stories with a member classified with that tag slug, or
+        carried by one of `label_sources` (sources whose feeds.toml tags give it).
+        """
         with self._begin() as conn:
             published = func.min(entries.c.published_at).label("published")
+            conditions = [
+                entries.c.source_id.in_(source_ids),
+                stories.c.hidden == 0,
+                stories.c.pruned_at.is_(None),
+            ]
+            if label is not None:
+                # labels is a JSON list of slugs; slugs hold no quotes or wildcards.
+                tagged = select(entries.c.story_pk).where(
+                    entries.c.source_id.in_(source_ids),
+                    entries.c.labels.like(f'%"{label}"%') | entries.c.source_id.in_(label_sources),
+                )
+                conditions.append(entries.c.story_pk.in_(tagged))
             newest = (
                 select(entries.c.story_pk, published)
                 .join(stories, stories.c.pk == entries.c.story_pk)
-                .where(
-                    entries.c.source_id.in_(source_ids),
-                    stories.c.hidden == 0,
-                    stories.c.pruned_at.is_(None),
-                )
+                .where(*conditions)
                 .group_by(entries.c.story_pk)
                 .order_by(published.desc(), entries.c.story_pk.desc())
                 .limit(limit)
@@ -701,6 +749,9 @@ def _entry_values(entry: Entry) -> dict[str, Any]:
         "claimed_published": entry.published,
         "claimed_updated": entry.updated,
         "content_hash": entry.content_hash,
+        "labels": json.dumps(list(entry.labels)),
+        "language": entry.language,
+        "why": entry.why,
     }
 
 
@@ -722,6 +773,9 @@ def _stored(row: Any, uri: str | None) -> StoredEntry:
         modified_at=row["modified_at"],
         claimed_updated=row["claimed_updated"],
         story_uri=uri,
+        labels=tuple(json.loads(row["labels"] or "[]")),
+        language=row["language"],
+        why=row["why"],
     )
 
 

@@ -148,6 +148,11 @@ entries = Table(
     Column("modified_at", UTCDateTime),  # set when the source changed the entry
     Column("content_hash", String(64), nullable=False),
     Column("story_pk", Integer, ForeignKey("stories.pk")),
+    # v5: classification (classify.py): our tag slugs (themes, kind, language,
+    # country-xx) as a JSON list, the detected language, and why it is relevant (JSON).
+    Column("labels", Text, nullable=False, default="[]"),
+    Column("language", String(16)),
+    Column("why", Text),
     UniqueConstraint("source_id", "key", name="uq_entries_source_key"),
 )
 Index("ix_entries_canonical_url", entries.c.canonical_url)
@@ -197,11 +202,19 @@ def _v4_identity(connection: Connection) -> None:
     _add_missing_columns(connection, sources, ("identity", "identity_reason"))
 
 
+def _v5_classification(connection: Connection) -> None:
+    present = {column["name"] for column in inspect(connection).get_columns("entries")}
+    if "labels" not in present:
+        connection.execute(text("ALTER TABLE entries ADD COLUMN labels TEXT NOT NULL DEFAULT '[]'"))
+    _add_missing_columns(connection, entries, ("language", "why"))
+
+
 # (version, description, function). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: sources, stories, entries", _v1_initial),
     (2, "source health (added, last new entry, duration, moves) and host holds", _v2_health),
     (3, "editorial hide/unhide log, hidden stories, retention tombstones", _v3_editorial),
     (4, "per-source entry identity (guid or link) after GUID churn", _v4_identity),
+    (5, "entry classification: labels, language, why", _v5_classification),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
