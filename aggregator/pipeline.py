@@ -51,7 +51,7 @@ from aggregator.models import (
 )
 from aggregator.normalize import normalize_entry
 from aggregator.parse import parse
-from aggregator.publish import Snapshot, publish
+from aggregator.publish import Snapshot, current_archive, publish
 from aggregator.publish.common import Timeline, tag_slug
 from aggregator.store import FetchFacts, Store
 
@@ -461,7 +461,10 @@ def archive_items(store: Store, config: Config) -> list[Item]:
     return items
 
 
-def snapshot(store: Store, config: Config, now: datetime) -> Snapshot:
+def snapshot(store: Store, config: Config, now: datetime, *, changed: bool = True) -> Snapshot:
+    """Everything publish needs. `changed=False` (a pass that stored nothing new) skips
+    the archives when the current month's are already written: they are still right."""
+    keep = not changed and current_archive(config.settings.output_dir, now) is not None
     return Snapshot(
         settings=config.settings,
         sources=config.sources,
@@ -470,12 +473,14 @@ def snapshot(store: Store, config: Config, now: datetime) -> Snapshot:
         states=store.source_states(),
         holds=store.host_holds(now),
         now=now,
-        history=tuple(archive_items(store, config)),
+        history=None if keep else tuple(archive_items(store, config)),
     )
 
 
-def publish_from_store(store: Store, config: Config, now: datetime | None = None) -> PublishReport:
-    return publish(snapshot(store, config, now or utcnow()))
+def publish_from_store(
+    store: Store, config: Config, now: datetime | None = None, *, changed: bool = True
+) -> PublishReport:
+    return publish(snapshot(store, config, now or utcnow(), changed=changed))
 
 
 def run_pass(
@@ -518,13 +523,14 @@ def run_pass(
         outcomes.append(outcome)
         if progress:
             progress(outcome)
-    merge(store, config, clock())
-    prune(store, config, clock())
+    created = merge(store, config, clock())
+    pruned = prune(store, config, clock())
     t0 = time.monotonic()
     report: PublishReport | None = None
     publish_error = None
     try:
-        report = publish_from_store(store, config, clock())
+        changed = created or pruned or any(o.new or o.updated for o in outcomes)
+        report = publish_from_store(store, config, clock(), changed=bool(changed))
     except PublishError as exc:
         publish_error = str(exc)
         log.error("publish failed: %s", exc)

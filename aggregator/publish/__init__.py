@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from aggregator.config import Settings, Source
 from aggregator.models import Item, PublishReport, SourceState
 from aggregator.publish.archive import ARCHIVE_DIR, newest_path, render_archives
-from aggregator.publish.common import Timeline, feed_info
+from aggregator.publish.common import Timeline, feed_info, month_of
 from aggregator.publish.feeds import ATOM_NAME, RSS_NAME, render_atom, render_rss
 from aggregator.publish.html import render_embed, render_pages
 from aggregator.publish.jsonfeed import DIGEST_NAME, JSONFEED_NAME, render_digest, render_jsonfeed
@@ -45,7 +46,9 @@ class Snapshot:
     now: datetime | None = None
     # Every story ever published and not hidden (pruned ones from their snapshots),
     # for the monthly archives; empty: no archives.
-    history: tuple[Item, ...] = ()
+    # Every published story, for the archives; None when nothing was stored since the
+    # last publish: the archive files on disk are then still right and are kept.
+    history: tuple[Item, ...] | None = ()
 
 
 Renderer = Callable[[Snapshot], Iterable[tuple[str, bytes]]]
@@ -56,7 +59,12 @@ def _feeds(snapshot: Snapshot) -> Iterable[tuple[str, bytes]]:
     for timeline in (snapshot.main, *snapshot.tags):
         info = feed_info(snapshot.settings, timeline.items, timeline)
         if timeline is snapshot.main:
-            info = replace(info, prev_archive=newest_path(snapshot.history, snapshot.now))
+            newest = (
+                newest_path(snapshot.history, snapshot.now)
+                if snapshot.history is not None
+                else current_archive(snapshot.settings.output_dir, snapshot.now)
+            )
+            info = replace(info, prev_archive=newest)
         yield timeline.path + ATOM_NAME, render_atom(info, timeline.items)
         yield timeline.path + RSS_NAME, render_rss(info, timeline.items)
         yield timeline.path + JSONFEED_NAME, render_jsonfeed(info, timeline.items)
@@ -77,6 +85,8 @@ def _status(snapshot: Snapshot) -> Iterable[tuple[str, bytes]]:
 
 def _archives(snapshot: Snapshot) -> Iterable[tuple[str, bytes]]:
     """RFC 5005 monthly archives of the whole timeline (archive.py)."""
+    if snapshot.history is None:
+        return ()
     return render_archives(snapshot.settings, snapshot.history, snapshot.now)
 
 
@@ -97,6 +107,10 @@ def publish(snapshot: Snapshot) -> PublishReport:
     rendered = dict(output for render in RENDERERS for output in render(snapshot))
     output_dir = snapshot.settings.output_dir
     before = read_manifest(output_dir)
+    if snapshot.history is None:  # the archives were not rendered: they stay as they are
+        rendered.update(
+            {name: (output_dir / name).read_bytes() for name in before if _archived(name)}
+        )
     # First claim every file we are about to write (see manifest.py: crash safety).
     write_manifest(output_dir, before | set(rendered))
     written, unchanged = [], []
@@ -120,6 +134,19 @@ def publish(snapshot: Snapshot) -> PublishReport:
         removed=tuple(removed),
         pinged=tuple(pinged),
     )
+
+
+def _archived(name: str) -> bool:
+    return name.startswith(ARCHIVE_DIR)
+
+
+def current_archive(output_dir: Path, now: datetime | None) -> str | None:
+    """The folder of the current month's archive if the last publish wrote it."""
+    if now is None:
+        return None
+    folder = f"{ARCHIVE_DIR}{month_of(now)}/"
+    written = read_manifest(output_dir)
+    return folder if any(name.startswith(folder) for name in written) else None
 
 
 def _is_subscription_feed(name: str) -> bool:
